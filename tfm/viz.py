@@ -1,0 +1,111 @@
+"""Figures the book draws again and again: attention heat maps and the data-flow strip.
+
+Plotting lives here (not in the notebooks) so that every chapter draws attention the same way.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from torch import Tensor
+
+# The seed's data flow, left to right; each chapter highlights its own stage.
+STAGES = ("text", "tokens", "embeddings", "+ positions", "multi-head attention", "add & norm",
+          "feed-forward", "add & norm", "encoder output", "decoder", "linear", "softmax")
+
+
+def data_flow_strip(highlight: str | Sequence[str]) -> str:
+    """The data-flow strip as Markdown, with ``highlight`` (a stage or several) in bold."""
+    marks = {highlight} if isinstance(highlight, str) else set(highlight)
+    unknown = marks - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; stages are {STAGES}")
+    return " → ".join(f"**[{s}]**" if s in marks else s for s in STAGES)
+
+
+def attention_heatmap(weights: Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+                      ax: plt.Axes | None = None, title: str = "attention weights") -> plt.Axes:
+    """Draw one (T_q, T_k) matrix of attention weights: rows are queries, columns keys."""
+    w = weights.detach().float().cpu()
+    if w.dim() != 2:
+        raise ValueError(f"attention_heatmap expects a (T_q, T_k) matrix, got shape {tuple(w.shape)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * w.size(1) + 2, 0.45 * w.size(0) + 1.5))
+    im = ax.imshow(w, vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(w.size(1)), keys if keys is not None else range(w.size(1)), rotation=90)
+    ax.set_yticks(range(w.size(0)), queries if queries is not None else range(w.size(0)))
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def heads_grid(weights: Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+               title: str = "") -> plt.Figure:
+    """One heat map per head for weights of shape (H, T_q, T_k) (one batch row)."""
+    w = weights.detach().float().cpu()
+    if w.dim() != 3:
+        raise ValueError(f"heads_grid expects (H, T_q, T_k), got shape {tuple(w.shape)}")
+    H = w.size(0)
+    fig, axes = plt.subplots(1, H, figsize=(3.2 * H, 3.4), squeeze=False)
+    for h in range(H):
+        ax = axes[0, h]
+        ax.imshow(w[h], vmin=0.0, vmax=1.0, cmap="viridis")
+        ax.set_xticks(range(w.size(2)), keys if keys is not None else range(w.size(2)), rotation=90, fontsize=8)
+        ax.set_yticks(range(w.size(1)), queries if queries is not None else range(w.size(1)), fontsize=8)
+        ax.set_title(f"head {h}")
+        ax.set_xlabel("key")
+        if h == 0:
+            ax.set_ylabel("query")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def set_seed(seed: int = 0) -> torch.Generator:
+    """Seed torch (and return a generator) so that every printed number in the book is reproducible."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def token_boxes(tokens: Sequence[str], ids: Sequence[int] | None = None, title: str = "",
+                width: int = 64) -> plt.Figure:
+    """Draw a tokenized text as a row of coloured boxes, one box per token, wrapped at ``width`` characters.
+
+    ``tokens`` are the tokens' printable strings (a space shows as "·", a newline as "↵"), ``ids``
+    (optional) are printed small under each box. Neighbouring tokens alternate colours, so every
+    token boundary is visible.
+    """
+    if ids is not None and len(ids) != len(tokens):
+        raise ValueError(f"got {len(tokens)} tokens but {len(ids)} ids")
+    shown = [t.replace(" ", "\u00b7").replace("\n", "\u21b5") or "\u2205" for t in tokens]
+    sizes = [max(len(s), len(str(ids[i])) if ids is not None else 0) for i, s in enumerate(shown)]
+    places, x, line = [], 0, 0  # (x, line) of each box, in character cells
+    for w in sizes:
+        if x > 0 and x + w > width:
+            x, line = 0, line + 1
+        places.append((x, line))
+        x += w + 1.0
+    rows = line + 1
+    row_h = 2.2 if ids is not None else 1.5
+    cell = 0.6 * 11 / 72  # inches per character of an 11-point monospace font
+    fig = plt.figure(figsize=(cell * (width + 1.6), cell * 2.2 * (row_h * rows + 0.6) + (0.35 if title else 0.0)))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - (0.35 / fig.get_figheight() if title else 0.0)))
+    colors = plt.get_cmap("Pastel1").colors
+    for i, (s, w, (x, line)) in enumerate(zip(shown, sizes, places)):
+        y = -line * row_h
+        ax.add_patch(plt.Rectangle((x - 0.2, y - 0.55), w + 0.4, 1.1, facecolor=colors[i % 2 * 2],
+                                   edgecolor="gray", linewidth=0.6))
+        ax.text(x + w / 2, y, s, ha="center", va="center", family="monospace", fontsize=11)
+        if ids is not None:
+            ax.text(x + w / 2, y - 0.95, str(ids[i]), ha="center", va="center", family="monospace",
+                    fontsize=8, color="dimgray")
+    ax.set_xlim(-0.8, width + 0.8)
+    ax.set_ylim(-(rows - 1) * row_h - (1.3 if ids is not None else 0.8), 0.8)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11)
+    return fig
