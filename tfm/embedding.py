@@ -35,7 +35,10 @@ class TokenEmbedding(nn.Module):
         super().__init__()
         self.vocab_size, self.d_model = vocab_size, d_model
         self.scale = math.sqrt(d_model) if scale else 1.0
-        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)  # rows ~ N(0, 1)
+        if scale:
+            with torch.no_grad():
+                self.embed.weight.mul_(d_model ** -0.5)  # rows ~ N(0, 1/d_model): unit size after scaling
 
     @property
     def weight(self) -> nn.Parameter:

@@ -59,9 +59,9 @@ def heads_grid(weights: Tensor, queries: Sequence[str] | None = None, keys: Sequ
         ax.set_xlabel("key")
         if h == 0:
             ax.set_ylabel("query")
-    if title:
-        fig.suptitle(title)
     fig.tight_layout()
+    if title:
+        fig.suptitle(title, y=1.0, va="bottom")  # above the per-head titles
     return fig
 
 
@@ -109,3 +109,33 @@ def token_boxes(tokens: Sequence[str], ids: Sequence[int] | None = None, title: 
     if title:
         ax.set_title(title, fontsize=11)
     return fig
+
+
+def mask_heatmap(mask: Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+                 ax: plt.Axes | None = None, title: str = "mask") -> plt.Axes:
+    """Draw one bool (T_q, T_k) attention mask: filled cells may attend (True), white cells are hidden.
+
+    Rows are queries, columns keys, as in :func:`attention_heatmap`. Rows with no True cell
+    (nothing to attend to) are marked "empty" on the right.
+    """
+    m = mask.detach().cpu()
+    if m.dtype != torch.bool or m.dim() != 2:
+        raise ValueError(f"mask_heatmap expects a bool (T_q, T_k) mask, got {m.dtype} of shape {tuple(m.shape)}")
+    from matplotlib.colors import ListedColormap
+
+    T_q, T_k = m.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.4 * T_k + 1.5, 0.4 * T_q + 1.2))
+    ax.imshow(m.float(), vmin=0.0, vmax=1.0, cmap=ListedColormap(["white", "tab:blue"]))
+    ax.set_xticks([x - 0.5 for x in range(1, T_k)], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, T_q)], minor=True)
+    ax.grid(which="minor", color="lightgray", linewidth=0.8)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xticks(range(T_k), keys if keys is not None else range(T_k), rotation=90)
+    ax.set_yticks(range(T_q), queries if queries is not None else range(T_q))
+    for row in (~m.any(dim=-1)).nonzero().flatten().tolist():
+        ax.text(T_k - 0.4, row, " empty", va="center", ha="left", color="tab:red", fontsize=8)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    ax.set_title(title)
+    return ax
