@@ -7,6 +7,7 @@ Run this after editing a chapter; `make test` (nbval) fails while a stored outpu
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+# One thread, here and in `make test`: tiny tensors run fastest so, and the stored numbers do not
+# depend on how a machine splits a reduction across threads.
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def execute(path: Path, timeout: int = 600) -> None:
@@ -31,6 +35,7 @@ def _has_widgets(nb) -> bool:
 
 
 def main(argv: list[str]) -> None:
+    os.environ.update(THREADS)  # inherited by the kernels
     paths = [Path(p) for p in argv] or sorted((ROOT / "chapters").glob("*.ipynb"))
     for path in paths:
         print(f"executing {path} ...", flush=True)

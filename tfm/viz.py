@@ -139,3 +139,46 @@ def mask_heatmap(mask: Tensor, queries: Sequence[str] | None = None, keys: Seque
     ax.set_ylabel("query (attending)")
     ax.set_title(title)
     return ax
+
+
+SPECIAL_TOKEN_COLORS = {"<bos>": "#b3e2cd", "<eos>": "#fdcdac", "<pad>": "#e0e0e0", "<unk>": "#f4cae4"}
+
+
+def token_rows(rows: dict[str, Sequence[str]], ax: plt.Axes | None = None, title: str = "",
+               shift_arrows: tuple[str, str] | None = None) -> plt.Axes:
+    """Draw token sequences as aligned rows of boxes, one column per position (a teacher-forcing table).
+
+    ``rows`` maps a row label to its tokens, drawn top to bottom; shorter rows leave blanks on the
+    right. Special tokens (``<bos>``, ``<eos>``, ``<pad>``, ``<unk>``) get their own colours.
+    ``shift_arrows=(a, b)`` draws an arrow from row ``a`` at position t to row ``b`` at position
+    t + 1: in teacher forcing, the target at step t is the decoder's input at step t + 1.
+    """
+    labels = list(rows)
+    if shift_arrows is not None and not set(shift_arrows) <= set(labels):
+        raise ValueError(f"shift_arrows {shift_arrows} must name two of the rows {labels}")
+    T = max((len(r) for r in rows.values()), default=0)
+    width = max([len(str(tok)) for r in rows.values() for tok in r] + [3])  # characters per box
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.11 * width * T + 2.5, 0.75 * len(labels) + 1.0))
+    for i, label in enumerate(labels):
+        for t, tok in enumerate(rows[label]):
+            color = SPECIAL_TOKEN_COLORS.get(str(tok), "#cfe2f3")
+            ax.add_patch(plt.Rectangle((t - 0.45, i - 0.3), 0.9, 0.6, facecolor=color, edgecolor="gray", linewidth=0.6))
+            ax.text(t, i, str(tok), ha="center", va="center", fontsize=9)
+    if shift_arrows is not None:
+        a, b = labels.index(shift_arrows[0]), labels.index(shift_arrows[1])
+        for t in range(min(len(rows[shift_arrows[0]]), len(rows[shift_arrows[1]]) - 1)):
+            if str(rows[shift_arrows[0]][t]) == "<pad>" or str(rows[shift_arrows[1]][t + 1]) == "<pad>":
+                continue
+            ax.annotate("", xy=(t + 1 - 0.3, b + (0.3 if a > b else -0.3)), xytext=(t + 0.3, a + (-0.3 if a > b else 0.3)),
+                        arrowprops=dict(arrowstyle="->", color="dimgray", linewidth=0.8))
+    ax.set_xlim(-0.6, T - 0.4)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xticks(range(T))
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("position t")
+    ax.tick_params(length=0)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title)
+    return ax
