@@ -72,6 +72,10 @@ class KVCache:
     def __len__(self) -> int:
         return 0 if self.k is None else self.k.size(2)
 
+    def __repr__(self) -> str:
+        shape = None if self.k is None else tuple(self.k.shape)
+        return f"KVCache(static={self.static}, length={len(self)}, k shape={shape})"
+
     def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store the new keys/values (append, or set once when static) and return all of them."""
         if self.k is None or self.static:
