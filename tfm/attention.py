@@ -13,6 +13,8 @@ Masks follow :mod:`tfm.masks`: bool, True = may attend.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -61,34 +63,54 @@ class KVCache:
     Self-attention appends the new tokens' keys and values at every step (``static=False``);
     cross-attention computes the encoder memory's keys and values once and reuses them
     (``static=True``). With the cache, each generated token costs O(T) instead of re-running
-    the whole prefix.
+    the whole prefix. Appending writes into a buffer that doubles when full, so a step copies
+    only the new token, not the whole past.
     """
 
     def __init__(self, static: bool = False) -> None:
         self.static = static
-        self.k: Tensor | None = None
-        self.v: Tensor | None = None
+        self._k: Tensor | None = None  # (B, H, capacity, d_head); the first `length` positions are used
+        self._v: Tensor | None = None
+        self.length = 0
+
+    @property
+    def k(self) -> Tensor | None:
+        return None if self._k is None else self._k[:, :, : self.length]
+
+    @property
+    def v(self) -> Tensor | None:
+        return None if self._v is None else self._v[:, :, : self.length]
 
     def __len__(self) -> int:
-        return 0 if self.k is None else self.k.size(2)
+        return self.length
 
     def __repr__(self) -> str:
-        shape = None if self.k is None else tuple(self.k.shape)
+        shape = None if self._k is None else tuple(self.k.shape)
         return f"KVCache(static={self.static}, length={len(self)}, k shape={shape})"
 
     def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store the new keys/values (append, or set once when static) and return all of them."""
-        if self.k is None or self.static:
-            self.k, self.v = k, v
-        else:
-            self.k = torch.cat([self.k, k], dim=2)  # (B, H, T_past + T_new, d_head)
-            self.v = torch.cat([self.v, v], dim=2)
+        if self.static:
+            self._k, self._v, self.length = k, v, k.size(2)
+            return k, v
+        T_new = k.size(2)
+        if self._k is None or self.length + T_new > self._k.size(2):
+            capacity = max(2 * (self._k.size(2) if self._k is not None else 0), self.length + T_new, 16)
+            grown_k = k.new_empty(k.size(0), k.size(1), capacity, k.size(3))
+            grown_v = v.new_empty(v.size(0), v.size(1), capacity, v.size(3))
+            if self.length:
+                grown_k[:, :, : self.length] = self.k
+                grown_v[:, :, : self.length] = self.v
+            self._k, self._v = grown_k, grown_v
+        self._k[:, :, self.length : self.length + T_new] = k  # (B, H, T_past + T_new, d_head)
+        self._v[:, :, self.length : self.length + T_new] = v
+        self.length += T_new
         return self.k, self.v
 
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows ``index`` (beam search reorders its beams this way)."""
-        if self.k is not None:
-            self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
+        if self._k is not None:
+            self._k, self._v = self._k.index_select(0, index), self._v.index_select(0, index)
 
 
 class MultiHeadAttention(nn.Module):
@@ -108,6 +130,7 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.packed_qkv: tuple[Tensor, Tensor | None] | None = None  # set by packed_qkv() below
 
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, d_model) -> (B, H, T, d_head): distribute each vector over the heads."""
@@ -152,18 +175,20 @@ class MultiHeadAttention(nn.Module):
         """
         self._check_inputs(query, key, value)
         B, T_q, _ = query.shape
-        q = self.split_heads(self.w_q(query))  # (B, H, T_q, d_head)
-        if cache is not None and cache.static and cache.k is not None:
-            if cache.k.size(0) != B:
-                raise ValueError(f"cache holds batch size {cache.k.size(0)}, query has {B}")
-            k, v = cache.k, cache.v  # cross-attention: the memory's keys and values, computed once
+        if cache is not None and cache.k is not None and cache.k.size(0) != B:
+            raise ValueError(f"cache holds batch size {cache.k.size(0)}, query has {B}")
+        if self.packed_qkv is not None and query is key and key is value:
+            qkv = F.linear(query, *self.packed_qkv)  # (B, T, 3 d_model): Q, K, V in one product
+            q, k, v = (self.split_heads(t) for t in qkv.split(self.d_model, dim=-1))
         else:
-            k = self.split_heads(self.w_k(key))  # (B, H, T_new, d_head)
-            v = self.split_heads(self.w_v(value))
-            if cache is not None:
-                if cache.k is not None and cache.k.size(0) != B:
-                    raise ValueError(f"cache holds batch size {cache.k.size(0)}, query has {B}")
-                k, v = cache.update(k, v)  # (B, H, T_k, d_head) past and new
+            q = self.split_heads(self.w_q(query))  # (B, H, T_q, d_head)
+            if cache is not None and cache.static and cache.k is not None:
+                k, v = cache.k, cache.v  # cross-attention: the memory's keys and values, computed once
+            else:
+                k = self.split_heads(self.w_k(key))  # (B, H, T_new, d_head)
+                v = self.split_heads(self.w_v(value))
+        if cache is not None and not (cache.static and cache.k is not None):
+            k, v = cache.update(k, v)  # (B, H, T_k, d_head): past and new
         T_k = k.size(2)
         if mask is not None:
             check_mask(mask, B, self.n_heads, T_q, T_k)
@@ -179,3 +204,23 @@ class MultiHeadAttention(nn.Module):
             return self.w_o(self.merge_heads(out)), weights
         out = fused_attention(q, k, v, mask, p, is_causal=is_causal)  # (B, H, T_q, d_head)
         return self.w_o(self.merge_heads(out))  # (B, T_q, d_model)
+
+
+@contextmanager
+def packed_qkv(model: nn.Module) -> Iterator[None]:
+    """For the duration, self-attention computes Q, K and V with one product by [W_Q; W_K; W_V].
+
+    The same numbers, one matrix multiply instead of three: generation feeds one token at a
+    time, where each product costs mostly its fixed overhead. Only for inference: the packed
+    matrix is a copy, so training through it would not update W_Q, W_K, W_V.
+    """
+    layers = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    for m in layers:
+        weight = torch.cat([m.w_q.weight, m.w_k.weight, m.w_v.weight])  # (3 d_model, d_model)
+        bias = None if m.w_q.bias is None else torch.cat([m.w_q.bias, m.w_k.bias, m.w_v.bias])
+        m.packed_qkv = (weight, bias)
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.packed_qkv = None

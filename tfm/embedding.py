@@ -44,7 +44,10 @@ class TokenEmbedding(nn.Module):
     def weight(self) -> nn.Parameter:
         return self.embed.weight
 
-    def forward(self, tokens: Tensor) -> Tensor:
-        check_tokens(tokens, self.vocab_size)
+    def forward(self, tokens: Tensor, check_ids: bool = True) -> Tensor:
+        """``check_ids=False`` skips the range check (generation checks the prompt once: on a GPU
+        the check waits for the device at every step)."""
+        if check_ids:
+            check_tokens(tokens, self.vocab_size)
         x = self.embed(tokens)  # (B, T, d_model)
         return x * self.scale if self.scale != 1.0 else x

@@ -39,4 +39,6 @@ class PositionwiseFeedForward(nn.Module):
                 f"feed-forward expects width d_model={self.linear1.in_features}, got shape {tuple(x.shape)}"
             )
         h = self.act(self.linear1(x))  # (B, T, d_ff): expand
-        return self.linear2(self.dropout(h))  # (B, T, d_model): project back
+        if self.training and self.dropout.p > 0:
+            h = self.dropout(h)
+        return self.linear2(h)  # (B, T, d_model): project back

@@ -8,12 +8,26 @@ only the newest token.
 """
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
 
+from .attention import packed_qkv
 from .embedding import check_tokens
+
+
+@contextmanager
+def inference(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout), no autograd bookkeeping, Q/K/V in one product; restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), packed_qkv(model):
+            yield
+    finally:
+        model.train(was_training)
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
@@ -78,24 +92,20 @@ def gpt_generate(model, idx: Tensor, max_new_tokens: int, *, do_sample: bool = F
     pad_id = eos_id if pad_id is None else pad_id
     cache = None
 
-    def step(tokens: Tensor) -> Tensor:
+    def step(tokens: Tensor) -> Tensor:  # ids were checked above; new ones come from the vocabulary
         nonlocal cache
         if not use_cache:
-            return model(tokens[:, -max_len:])[:, -1]  # re-run the whole (cropped) prefix
+            return model(tokens[:, -max_len:], check_ids=False)[:, -1]  # re-run the whole (cropped) prefix
         if cache is None or len(cache[0].self_attn) >= max_len:
             cache = model.decoder.new_cache()  # first step, or the window is full: start again
-            return model(tokens[:, -max_len:], cache=cache)[:, -1]
-        return model(tokens[:, -1:], cache=cache)[:, -1]  # only the newest token: O(T) per step
+            return model(tokens[:, -max_len:], cache=cache, check_ids=False)[:, -1]
+        return model(tokens[:, -1:], cache=cache, check_ids=False)[:, -1]  # only the newest token: O(T)
 
     def pick(logits: Tensor) -> Tensor:
         return pick_next(logits, do_sample, temperature, top_k, top_p, generator)
 
-    was_training = model.training
-    model.eval()
-    try:
-        return decode_loop(step, idx, max_new_tokens, pick, eos_id, pad_id)
-    finally:
-        model.train(was_training)
+    with inference(model):
+        return decode_loop(step, idx, max_new_tokens, pick, eos_id, pad_id).clone()  # clone: a normal tensor
 
 
 def seq2seq_generate(model, src: Tensor, max_new_tokens: int | None = None, *, do_sample: bool = False,
@@ -109,24 +119,20 @@ def seq2seq_generate(model, src: Tensor, max_new_tokens: int | None = None, *, d
     max_new_tokens = c.max_len - 1 if max_new_tokens is None else max_new_tokens
     if max_new_tokens + 1 > c.max_len:
         raise ValueError(f"max_new_tokens={max_new_tokens} needs {max_new_tokens + 1} positions, max_len={c.max_len}")
-    was_training = model.training
-    model.eval()
-    try:
+    with inference(model):
         src_mask = model.source_mask(src) if src.dim() == 2 else None
         memory = model.encode(src, src_mask)  # (B, S, d_model), computed once
         cache = model.decoder.new_cache() if use_cache else None
 
         def step(tokens: Tensor) -> Tensor:
             new = tokens[:, -1:] if cache is not None and len(cache[0].self_attn) > 0 else tokens
-            return model.decode(new, memory, src_mask, cache)[:, -1]  # (B, V)
+            return model.decode(new, memory, src_mask, cache, check_ids=False)[:, -1]  # (B, V)
 
         def pick(logits: Tensor) -> Tensor:
             return pick_next(logits, do_sample, temperature, top_k, top_p, generator)
 
         start = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
-        return decode_loop(step, start, max_new_tokens, pick, c.eos_id, c.pad_id)
-    finally:
-        model.train(was_training)
+        return decode_loop(step, start, max_new_tokens, pick, c.eos_id, c.pad_id).clone()
 
 
 def greedy_decode(model, src: Tensor, max_new_tokens: int | None = None, use_cache: bool = True) -> Tensor:
@@ -134,7 +140,6 @@ def greedy_decode(model, src: Tensor, max_new_tokens: int | None = None, use_cac
     return seq2seq_generate(model, src, max_new_tokens, use_cache=use_cache)
 
 
-@torch.no_grad()
 def beam_search(model, src: Tensor, beam_size: int = 4, max_new_tokens: int | None = None,
                 length_penalty: float = 1.0) -> Tensor:
     """Keep the ``beam_size`` best partial outputs per source; return the best (B, 1 + L).
@@ -148,9 +153,7 @@ def beam_search(model, src: Tensor, beam_size: int = 4, max_new_tokens: int | No
     max_new_tokens = c.max_len - 1 if max_new_tokens is None else max_new_tokens
     if not 0 < max_new_tokens < c.max_len:
         raise ValueError(f"max_new_tokens must be in [1, max_len - 1 = {c.max_len - 1}], got {max_new_tokens}")
-    was_training = model.training
-    model.eval()
-    try:
+    with inference(model):
         B, K, dev = src.size(0), beam_size, src.device
         src_mask = model.source_mask(src)
         memory = model.encode(src, src_mask)  # (B, S, d_model)
@@ -215,6 +218,4 @@ def beam_search(model, src: Tensor, beam_size: int = 4, max_new_tokens: int | No
         out[:, 0] = c.bos_id
         for b, h in enumerate(best):
             out[b, 1 : 1 + len(h)] = torch.tensor(h, dtype=torch.long, device=dev)
-        return out
-    finally:
-        model.train(was_training)
+        return out.clone()

@@ -143,19 +143,20 @@ class Transformer(nn.Module):
         return self.encoder(x, src_mask, return_weights=return_weights)
 
     def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor | None = None,
-               cache: list[LayerCache] | None = None,
-               return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
+               cache: list[LayerCache] | None = None, return_weights: bool = False,
+               check_ids: bool = True) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
         """(B, T) target ids (starting with <bos>) and memory (B, S, d_model) -> logits (B, T, V).
 
         With a ``cache`` (from ``self.decoder.new_cache()``) pass only the new tokens: the
         keys and values of the earlier ones are in the cache.
         """
-        check_tokens(tgt_in, self.config.tgt_vocab_size, "tgt_in")
+        if check_ids:
+            check_tokens(tgt_in, self.config.tgt_vocab_size, "tgt_in")
         if memory.dim() != 3 or memory.size(0) != tgt_in.size(0) or memory.size(-1) != self.config.d_model:
             raise ValueError(f"memory must have shape (B={tgt_in.size(0)}, S, d_model={self.config.d_model}), "
                              f"got {tuple(memory.shape)}")
         start = len(cache[0].self_attn) if cache else 0
-        y = self.pos(self.tgt_embed(tgt_in), start)  # (B, T, d_model)
+        y = self.pos(self.tgt_embed(tgt_in, check_ids=False), start)  # (B, T, d_model), ids checked above
         # Causality is enough for right-padded targets: real tokens never see the padding after them.
         out = self.decoder(y, memory, None, src_mask, cache, is_causal=True, return_weights=return_weights)
         if return_weights:
@@ -170,7 +171,6 @@ class Transformer(nn.Module):
         memory = self.encode(src, src_mask)
         return self.decode(tgt_in, memory, src_mask)
 
-    @torch.no_grad()
     def generate(self, src: Tensor, max_new_tokens: int | None = None, **kwargs) -> Tensor:
         """Translate: <bos> followed by the generated ids (B, 1 + new). See :mod:`tfm.generate`."""
         from .generate import seq2seq_generate
@@ -205,17 +205,16 @@ class GPT(nn.Module):
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, idx: Tensor, cache: list[LayerCache] | None = None,
-                return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
+    def forward(self, idx: Tensor, cache: list[LayerCache] | None = None, return_weights: bool = False,
+                check_ids: bool = True) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
         """(B, T) ids -> logits (B, T, vocab_size). With a cache pass only the new ids."""
         start = len(cache[0].self_attn) if cache else 0
-        x = self.pos_emb(self.tok_emb(idx), start)  # (B, T, d_model) token + position
+        x = self.pos_emb(self.tok_emb(idx, check_ids), start)  # (B, T, d_model) token + position
         out = self.decoder(x, cache=cache, is_causal=True, return_weights=return_weights)
         if return_weights:
             return self.lm_head(out[0]), out[1]
         return self.lm_head(out)  # (B, T, vocab_size)
 
-    @torch.no_grad()
     def generate(self, idx: Tensor, max_new_tokens: int, *, do_sample: bool = False, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, eos_id: int | None = None,
                  use_cache: bool = True, pad_id: int | None = None,

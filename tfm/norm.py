@@ -59,6 +59,9 @@ class ResidualNorm(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
+        h = sublayer(self.norm(x) if self.norm_first else x)
+        if self.training and self.dropout.p > 0:  # a no-op otherwise: skip the call (generation is call-bound)
+            h = self.dropout(h)
         if self.norm_first:
-            return x + self.dropout(sublayer(self.norm(x)))  # pre-LN: the residual path is untouched
-        return self.norm(x + self.dropout(sublayer(x)))  # post-LN: normalise the sum
+            return x + h  # pre-LN: the residual path is untouched
+        return self.norm(x + h)  # post-LN: normalise the sum

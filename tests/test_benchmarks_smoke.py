@@ -1,0 +1,65 @@
+"""The benchmark scripts run: tiny sizes, 2 rounds each, one thread. No speed is asserted
+(speed depends on the machine); only that each main() returns its numbers, positive and finite."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH_DIR))
+
+import run_all  # noqa: E402
+
+EXPECTED = {
+    "gpt_vs_hf": ["train_ratio", "train_ratio_paired", "gen_ratio", "gen_ratio_paired", "gen_loop_ratio",
+                  "train_tfm_ms", "train_hf_ms", "gen_tfm_ms", "gen_hf_ms", "gen_hf_loop_ms"],
+    "transformer_vs_torch": ["train_ratio", "train_ratio_paired", "train_tfm_ms", "train_torch_ms"],
+    "cache": ["cache_speedup", "cache_speedup_paired", "gen_cached_ms", "gen_uncached_ms", "attn_didactic_ms",
+              "attn_fused_causal_ms", "attn_fused_mask_ms", "attn_didactic_over_fused_causal",
+              "attn_didactic_over_fused_mask", "attn_saved_bytes_didactic", "attn_saved_bytes_fused_causal",
+              "attn_memory_ratio"],
+}
+# the two implementations compute the same function (tfm's weights are copied into the peer)
+MAX_DIFF_KEYS = {"gpt_vs_hf": "max_logit_diff", "transformer_vs_torch": "max_logit_diff", "cache": "attn_max_diff"}
+
+
+@pytest.fixture(autouse=True)
+def restore_torch_state():
+    """The benchmarks set the thread count and the seed: give the other tests theirs back."""
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    yield
+    torch.set_num_threads(threads)
+    torch.set_rng_state(rng)
+
+
+def quick_args(name: str) -> list[str]:
+    return ["--threads", "1", *run_all.QUICK_ARGS[name]]
+
+
+@pytest.mark.parametrize("name", list(run_all.BENCHMARKS))
+def test_benchmark_main_returns_positive_finite_numbers(name, capsys):
+    result = run_all.BENCHMARKS[name](quick_args(name))
+    for key in EXPECTED[name]:
+        value = result[key]
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
+    assert 0.0 <= result[MAX_DIFF_KEYS[name]] < 1e-3  # same weights, same function
+    if "same_tokens" in result:
+        assert result["same_tokens"] is True
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last_line)["benchmark"] == name  # the final line is the JSON record
+
+
+def test_run_all_writes_results_only_when_asked(tmp_path, capsys):
+    out_file = tmp_path / "results.json"
+    out = run_all.main(["--quick", "--threads", "1", "--only", "cache", "--output", str(out_file)])
+    assert not out_file.exists()
+    assert [row["metric"] for row in out["summary"]] == [key for bench, key, *_ in run_all.SUMMARY if bench == "cache"]
+    run_all.main(["--quick", "--threads", "1", "--only", "cache", "--write", "--output", str(out_file)])
+    saved = json.loads(out_file.read_text())
+    assert saved["results"]["cache"]["cache_speedup"] > 0
+    assert "summary" in capsys.readouterr().out
