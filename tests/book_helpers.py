@@ -15,7 +15,8 @@ def config() -> dict:
 def toc_chapters() -> list[str]:
     """Chapter files in _toc.yml order, e.g. 'chapters/01_tokenization' (no suffix)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+    files = [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+    return [f for f in files if f.startswith("chapters/")]  # not the pages (book/instructors)
 
 
 def setup_cell(repository_url: str) -> str:

@@ -1,0 +1,55 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "causal_mask"
+points = None
+
+@test_case(points=1, hidden=False)
+def test_bool_and_shape(causal_mask):
+    """a (T, T) tensor of dtype torch.bool"""
+    import torch
+    from exercises.checks import Mistake, WrongShape, call, check, tensor
+    m = tensor(call(causal_mask, 4), 'causal_mask(4)')
+    check(tuple(m.shape) == (4, 4), f'expected shape (4, 4), got {tuple(m.shape)}', WrongShape)
+    check(m.dtype == torch.bool, f'the mask should be bool (True = may attend), got {m.dtype}. A float mask of 0 and -inf is another convention (added to the scores); here we use True/False.', Mistake)
+
+@test_case(points=1, hidden=False)
+def test_sees_itself(causal_mask):
+    """every position may attend to itself (the diagonal is True)"""
+    import torch
+    from exercises.checks import Mistake, call, check, tensor
+    m = tensor(call(causal_mask, 5), 'causal_mask(5)')
+    check(bool(torch.diagonal(m).bool().all()), 'off by one: the diagonal is False, so a position cannot see itself (and position 0 sees nothing at all). Keep the diagonal: torch.tril(..., diagonal=0).', Mistake)
+
+@test_case(points=2, hidden=False)
+def test_values(causal_mask):
+    """equals tfm.causal_mask"""
+    import torch
+    import tfm
+    from exercises.checks import call, compare
+    T = 5
+    want = tfm.causal_mask(T)[0, 0]
+    ones = torch.ones(T, T, dtype=torch.bool)
+    mistakes = [('off by one: the diagonal is False, so a position cannot see itself. Use tril with diagonal=0.', torch.tril(ones, diagonal=-1)), ('off by one: position i also sees position i + 1, so the next token leaks into its own prediction. Use tril with diagonal=0.', torch.tril(ones, diagonal=1)), ("the mask is inverted: True must mean 'may attend' (on and below the diagonal); you marked the future as True", torch.triu(ones, diagonal=1)), ('the mask is the upper triangle: query i must see keys j <= i (the lower triangle, rows are queries), not j >= i', torch.triu(ones))]
+    compare(call(causal_mask, T), want, 'causal_mask(5)', mistakes=mistakes)
+
+@test_case(points=1, hidden=True)
+def test_inside_attention(causal_mask):
+    """attention with your mask equals tfm's causal attention (is_causal=True)"""
+    import torch
+    import tfm
+    from exercises.checks import call, compare
+    mha = tfm.MultiHeadAttention(8, 2).eval()
+    x = torch.randn(2, 6, 8)
+    with torch.no_grad():
+        compare(mha(x, x, x, mask=call(causal_mask, 6)), mha(x, x, x, is_causal=True), 'causal attention with your mask')
+
+@test_case(points=1, hidden=True)
+def test_other_sizes(causal_mask):
+    """T = 1 and T = 9"""
+    import tfm
+    from exercises.checks import call, compare
+    for T in (1, 9):
+        compare(call(causal_mask, T), tfm.causal_mask(T)[0, 0], f'causal_mask({T})')
+
