@@ -236,11 +236,37 @@ def grade_submission(path: str | Path, exercise: str | None = None, timeout: flo
         return _empty_result(path, None, "error",
                              "unknown exercise: the notebook has no otter assignment name and its file name "
                              "does not start with an exercise name; pass --exercise NAME")
+    started = time.time()
+    for _ in range(1 + STARTUP_RETRIES):
+        result = _run_worker(path, exercise, timeout, cell_timeout, check_cell_timeout, test_timeout)
+        if not (result["status"] == "error" and _is_startup_failure(result["error"])):
+            break
+    result["submission"] = str(path)
+    result["seconds"] = round(time.time() - started, 1)
+    return result
+
+
+# Failures of the machinery, not of the submission: the kernel did not come up (two kernels started
+# at the same moment can pick the same free port; a busy machine can miss the start-up limit), or the
+# worker died before it got to the notebook. They are retried, so a batch never marks a good
+# notebook as an error for them; a notebook that kills its own kernel fails while running a cell
+# ("DeadKernelError"), which is the submission's doing and is not retried.
+STARTUP_RETRIES = 2
+STARTUP_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond",
+                    "Address already in use", "the grader failed")
+
+
+def _is_startup_failure(error: str | None) -> bool:
+    return error is not None and any(sign in error for sign in STARTUP_FAILURES)
+
+
+def _run_worker(path: Path, exercise: str, timeout: float, cell_timeout: int, check_cell_timeout: int,
+                test_timeout: float) -> dict:
+    """One grading attempt in a worker process (and its kernel), killed when it runs too long."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TFM_EXERCISE_TIMEOUT=str(test_timeout),
                PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONWARNINGS="ignore")
-    started = time.time()
     with tempfile.TemporaryDirectory(prefix="tfm-grade-out-") as tmp:
         out, log = Path(tmp) / "result.json", Path(tmp) / "log.txt"
         cmd = [sys.executable, "-m", "exercises.grade", "--worker", str(path.resolve()), exercise, str(out),
@@ -255,7 +281,6 @@ def grade_submission(path: str | Path, exercise: str | None = None, timeout: flo
                 proc.wait()
                 result = _empty_result(path, exercise, "timeout",
                                        f"the whole notebook did not finish grading within {timeout:g} seconds")
-                result["seconds"] = round(time.time() - started, 1)
                 return result
             finally:
                 _kill_tree(proc)  # nothing may outlive the grading, e.g. a kernel left by a crashed worker
@@ -267,8 +292,6 @@ def grade_submission(path: str | Path, exercise: str | None = None, timeout: flo
                 tail = f.read().decode("utf-8", errors="replace")
             result = _empty_result(path, exercise, "error", f"the grader failed (exit code {proc.returncode}): "
                                    f"{tail.strip()[-600:]}")
-    result["submission"] = str(path)
-    result["seconds"] = round(time.time() - started, 1)
     return result
 
 

@@ -232,7 +232,7 @@ def test_solution_gets_full_marks(graded, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_unmodified_student_notebook_gets_zero_without_error(graded, name):
     result = graded["results"][f"blank/{name}.ipynb"]
-    assert result["status"] == "graded" and result["error"] is None
+    assert result["status"] == "graded" and result["error"] is None, result["error"]
     assert result["score"] == 0 and result["possible"] == INDEX[name]["points"]
     assert result["notebook_errors"] == [], result["notebook_errors"]
     for t in result["tests"]:
@@ -316,3 +316,39 @@ def test_a_submission_that_ignores_interrupts_is_killed_with_its_kernel(tmp_path
     assert "did not finish grading within 20 seconds" in result["error"]
     assert all(t["message"] == result["error"] for t in result["tests"])
     assert kernels() <= before, "a kernel outlived its grading"
+
+
+def test_a_kernel_that_fails_to_start_is_retried_but_a_submission_that_kills_it_is_not(monkeypatch):
+    """Two kernels started at the same moment can pick the same port, and a busy machine can miss the
+    start-up limit: the batch must not mark a good notebook as an error for that. A notebook that
+    kills its own kernel while running is the submission's doing and is graded once."""
+    from exercises import grade
+
+    path = exercises.STUDENT_DIR / "09_causal_mask.ipynb"
+    calls = []
+
+    def flaky(errors):
+        def fake(path, exercise, *args):
+            calls.append(exercise)
+            error = errors[len(calls) - 1]
+            if error is None:
+                return {**grade._empty_result(path, exercise, "graded", None), "error": None}
+            return grade._empty_result(path, exercise, "error", error)
+        return fake
+
+    startup = "the notebook could not be run to the end: RuntimeError: Kernel died before replying to kernel_info"
+    monkeypatch.setattr(grade, "_run_worker", flaky([startup, None]))
+    result = grade.grade_submission(path)
+    assert result["status"] == "graded" and len(calls) == 2
+
+    calls.clear()
+    monkeypatch.setattr(grade, "_run_worker", flaky([startup] * 5))
+    result = grade.grade_submission(path)
+    assert result["status"] == "error" and "kernel_info" in result["error"]
+    assert len(calls) == 1 + grade.STARTUP_RETRIES
+
+    calls.clear()
+    dead = "the notebook could not be run to the end: DeadKernelError: Kernel died"
+    monkeypatch.setattr(grade, "_run_worker", flaky([dead, None]))
+    result = grade.grade_submission(path)
+    assert result["status"] == "error" and result["error"] == dead and len(calls) == 1
