@@ -42,8 +42,9 @@ test-package: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m tfm train --task reverse
 
+# Every benchmark, then the performance appendix (book/performance.md, its plot, benchmarks/results.json).
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) _build book/node_modules book/_extra/mathjax build *.egg-info .pytest_cache

@@ -63,3 +63,44 @@ def test_run_all_writes_results_only_when_asked(tmp_path, capsys):
     saved = json.loads(out_file.read_text())
     assert saved["results"]["cache"]["cache_speedup"] > 0
     assert "summary" in capsys.readouterr().out
+
+
+def test_shakespeare_benchmark_runs_the_recipe_on_any_text(tmp_path, capsys):
+    """The nanoGPT comparison on a small generated text (the real one is not part of the course):
+    it trains through tfm.train, and tfm and its nanoGPT-style peer compute the same function."""
+    import bench_shakespeare
+    from tfm.data import char_corpus
+
+    text = tmp_path / "text.txt"
+    text.write_text(char_corpus()[:20000])
+    out = bench_shakespeare.main(["--text", str(text), "--steps", "6", "--warmup", "2", "--eval-iters", "2",
+                                  "--peer-rounds", "2", "--peer-budget", "5", "--threads", "1"])
+    for key in ("val_loss", "train_loss", "step_ms", "step_cpu_ms", "matmul_floor_ms", "matmul_gflops_per_s",
+                "peer_tfm_ms", "peer_nanogpt_ms", "peer_step_ratio"):
+        assert math.isfinite(out[key]) and out[key] > 0, (key, out[key])
+    assert out["steps"] == 6 and out["peer_max_logit_diff"] < 1e-4
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["benchmark"] == "shakespeare"
+
+
+def test_shakespeare_benchmark_says_when_the_text_is_missing(tmp_path, capsys):
+    import bench_shakespeare
+
+    out = bench_shakespeare.main(["--text", str(tmp_path / "missing.txt")])
+    assert "skipped" in out and "not found" in capsys.readouterr().out
+
+
+def test_report_rewrites_only_the_generated_part_of_the_page(tmp_path):
+    """`make bench` in small: results, plot and page from one run; the page's prose is kept."""
+    import report
+
+    page = tmp_path / "performance.md"
+    page.write_text(f"# Title\n\nprose before\n\n{report.BEGIN}\nold table\n{report.END}\n\nprose after\n")
+    results, plot = tmp_path / "results.json", tmp_path / "ratios.png"
+    report.main(["--quick", "--no-shakespeare", "--threads", "1",
+                 "--results", str(results), "--page", str(page), "--plot", str(plot)])
+    text = page.read_text()
+    assert text.startswith("# Title\n\nprose before\n") and text.endswith("\nprose after\n")
+    assert "old table" not in text and "| KV cache speedup" in text and "Shakespeare: not run" in text
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(results.read_text())
+    assert saved["shakespeare"] == {"skipped": "--no-shakespeare"} and saved["summary"]

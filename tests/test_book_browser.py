@@ -111,3 +111,21 @@ def test_chapter_page(site, browser, chapter):
     missing = [title for title in TITLES if title not in listed]
     assert not missing, f"sidebar does not list {missing}; it lists {listed}"
     page.close()
+
+
+def test_performance_appendix_page(site, browser):
+    """The appendix (a Markdown page, not a chapter): the generated table, its plot, no errors."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(f"{site}/book/performance.html", wait_until="load")
+    page.wait_for_timeout(500)
+    assert not problems, "\n".join(problems)
+    plot = [i for i in page.evaluate("Array.from(document.images).map(i => [i.currentSrc, i.complete, i.naturalWidth])")
+            if "performance_ratios" in i[0]]
+    assert plot and all(complete and width > 0 for _, complete, width in plot), plot
+    text = page.locator("main").inner_text()
+    assert "KV cache speedup" in text and "nanoGPT" in text and "torchrun" in text
+    page.close()

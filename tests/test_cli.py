@@ -45,7 +45,7 @@ def test_train_reverse_ends_with_one_json_line():
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1  # nothing else on stdout: progress goes to stderr
     result = json.loads(lines[-1])
-    for key in ("task", "steps", "val_loss", "exact_match", "train_loss", "seconds", "params", "tokens_per_s"):
+    for key in ("task", "steps", "val_loss", "exact_match", "bleu", "train_loss", "seconds", "params", "tokens_per_s"):
         assert key in result, key
     assert result["task"] == "reverse" and result["steps"] == 30
     assert 0.0 <= result["exact_match"] <= 1.0 and result["n_val"] == 500
@@ -116,3 +116,29 @@ def test_resume_from_a_corrupt_checkpoint_fails_cleanly(capsys, tmp_path):
     assert code == 1
     err = capsys.readouterr().err
     assert "truncated or corrupt" in err and str(bad) in err
+
+
+def test_train_numbers_reports_bleu_and_writes_the_history(capsys, tmp_path):
+    history = tmp_path / "runs" / "numbers.json"  # the directory is created
+    argv = ["train", "--task", "numbers", "--steps", "4", "--n-train", "60", "--n-val", "12", "--d-model", "32",
+            "--layers", "1", "--heads", "2", "--d-ff", "64", "--eval-interval", "2", "--no-progress",
+            "--history", str(history)]
+    assert main(argv) == 0
+    result = last_json(capsys)
+    assert 0.0 <= result["exact_match"] <= 1.0 and 0.0 <= result["bleu"] <= 100.0 and result["n_val"] == 12
+    assert result["history"] == str(history)
+    saved = json.loads(history.read_text())
+    assert saved["task"] == "numbers" and len(saved["losses"]) == 4 and saved["step"] == 4
+    assert [e["step"] for e in saved["evals"]] == [2, 4]
+    assert all({"val_loss", "exact_match", "bleu"} <= set(e) for e in saved["evals"])
+    assert saved["evals"][-1]["bleu"] == result["bleu"] and saved["val_loss"] == result["val_loss"]
+    assert saved["train_config"]["steps"] == 4 and saved["model_config"]["d_model"] == 32
+
+
+def test_train_help_shows_the_torchrun_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "torchrun --standalone --nproc_per_node=2 -m tfm train" in out
+    assert "--history PATH" in out and "global batch" in out

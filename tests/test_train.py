@@ -1,6 +1,7 @@
 """Tests for tfm.train: the loop learns, checkpoints resume exactly and survive crashes,
-corrupt files are refused clearly, the schedules follow their formulas, and AdamW decays
-only what it should."""
+corrupt files are refused clearly, the schedules follow their formulas, AdamW decays
+only what it should, the GPU features (bf16, MFU, torch.compile, fused AdamW) run on the CPU,
+and BLEU is measured on detokenized strings. Several processes: tests/test_distributed.py."""
 from __future__ import annotations
 
 import math
@@ -17,8 +18,8 @@ from tfm.generate import greedy_decode
 from tfm.model import GPT, GPTConfig, Transformer, TransformerConfig
 from tfm.tokenizer import CharTokenizer
 from tfm.train import (
-    TrainConfig, configure_optimizer, load_checkpoint, lr_at, model_from_checkpoint, save_checkpoint,
-    seq2seq_exact_match, seq2seq_loss, train,
+    TrainConfig, configure_optimizer, corpus_bleu, load_checkpoint, lr_at, model_from_checkpoint, save_checkpoint,
+    seq2seq_exact_match, seq2seq_loss, seq2seq_metrics, train,
 )
 
 # ---- small setups shared by the tests ----
@@ -385,3 +386,95 @@ def test_bf16_autocast_and_mfu_paths_run_on_cpu(reverse_task):
     assert result.tokens >= 3 * 8 * 4  # 3 steps of 8 targets, each at least 3 digits + <eos>
     with pytest.raises(ValueError, match="amp"):
         TrainConfig(amp="fp16")
+
+
+def test_progress_reports_tokens_per_second_and_mfu(reverse_task, capsys):
+    """What a CUDA run prints (there the GPU's peak FLOP/s is looked up; here it is given)."""
+    result = train(tiny_transformer(reverse_task), lambda step, g: sample_batch(reverse_task.train, 8, g),
+                   config(steps=10, eval_interval=0, progress=True), peak_flops=1e12)
+    err = capsys.readouterr().err
+    assert "tokens/s" in err and "MFU" in err and "tok/s" in err  # the final line, and the bar's postfix
+    assert result.mfu is not None and result.world_size == 1
+
+
+# ---- fused AdamW, torch.compile, ids checked by the loop ----
+
+def test_fused_adamw_is_opt_in_on_cpu_and_follows_the_same_formula(reverse_task):
+    default = configure_optimizer(tiny_transformer(reverse_task), lr=1e-3)
+    assert not default.defaults.get("fused")  # CPU: the foreach update, as before (the book's numbers)
+    fused = configure_optimizer(tiny_transformer(reverse_task), lr=1e-3, fused=True)
+    assert fused.defaults["fused"] is True
+    get_batch = lambda step, g: sample_batch(reverse_task.train, 16, g)  # noqa: E731
+    plain = train(tiny_transformer(reverse_task), get_batch, config(eval_interval=0))
+    fast = train(tiny_transformer(reverse_task), get_batch, config(eval_interval=0, fused=True))
+    assert fast.losses == pytest.approx(plain.losses, rel=1e-4)
+
+
+def test_compile_trains_the_same_model_and_checkpoints_plain_weights(reverse_task, char_data, tmp_path, monkeypatch):
+    """compile=True runs the model through torch.compile. Here with its "aot_eager" backend: the same
+    graph capture and autograd tracing as the default (inductor), without inductor's C++ build
+    (about 30 s on a cold cache; see the next test)."""
+    make_model, get_batch, get_val_batch = setup("gpt", reverse_task, char_data, dropout=0.0)
+    real_compile, compiled_models = torch.compile, []
+
+    def compile_eager(model, **kwargs):
+        compiled_models.append(model)
+        return real_compile(model, backend="aot_eager")
+
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    path = tmp_path / "ckpt.pt"
+    compiled = train(make_model(0), get_batch, config(steps=6, compile=True, checkpoint=str(path)),
+                     get_val_batch=get_val_batch)
+    monkeypatch.undo()
+    eager = train(make_model(0), get_batch, config(steps=6), get_val_batch=get_val_batch)
+    assert len(compiled_models) == 1
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-4)
+    assert compiled.val_loss == pytest.approx(eager.val_loss, rel=1e-4)
+    state = load_checkpoint(path)["model"]
+    assert not any(k.startswith("_orig_mod.") for k in state)  # the plain model's names: loads anywhere
+    model_from_checkpoint(path)
+
+
+@pytest.mark.skipif(not os.environ.get("TFM_SLOW_TESTS"),
+                    reason="inductor builds C++ kernels (about 30 s on a cold cache); set TFM_SLOW_TESTS=1")
+def test_compile_with_inductor_on_cpu(reverse_task, char_data):
+    make_model, get_batch, _ = setup("gpt", reverse_task, char_data, dropout=0.0)
+    compiled = train(make_model(0), get_batch, config(steps=4, compile=True, eval_interval=0))
+    eager = train(make_model(0), get_batch, config(steps=4, eval_interval=0))
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-3)
+
+
+def test_gpt_training_checks_the_ids_of_each_batch(char_data, reverse_task):
+    """The loop checks GPT's input ids on the CPU (the model skips its own check, which would wait
+    for the GPU at every step); an id outside the vocabulary is still a clear error."""
+    make_model, get_batch, _ = setup("gpt", reverse_task, char_data)
+    model = make_model(0)
+    bad = lambda step, g: (torch.full((2, 4), model.config.vocab_size), torch.zeros(2, 4, dtype=torch.long))  # noqa: E731
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        train(model, bad, config(steps=1))
+
+
+# ---- BLEU ----
+
+def test_corpus_bleu_is_character_level_on_detokenized_strings():
+    refs = ["zweiundvierzig", "dreihundertzwei", "eins"]
+    assert corpus_bleu(refs, refs) == pytest.approx(100.0)
+    assert 0 < corpus_bleu(["zweiundvierzig", "dreihundert", "eins"], refs) < 100
+    # Why characters: every reference is one word, so word-level BLEU has no 2- to 4-grams and is 0
+    # even for a perfect output.
+    assert corpus_bleu(refs, refs, tokenize="13a") == 0.0
+
+
+def test_seq2seq_metrics_decodes_once_for_exact_match_and_bleu(reverse_task):
+    import sacrebleu
+
+    model = tiny_transformer(reverse_task)
+    train(model, lambda step, g: sample_batch(reverse_task.train, 16, g), config(steps=30, eval_interval=0))
+    val = reverse_task.val[:40]
+    metrics = seq2seq_metrics(model, val, reverse_task.tgt_vocab.decode)
+    assert metrics["exact_match"] == seq2seq_exact_match(model, val)
+    src = torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s, _ in val], batch_first=True)
+    out = greedy_decode(model, src, max_new_tokens=9)  # targets here have at most 8 digits, + <eos>
+    hyps = [reverse_task.tgt_vocab.decode(row[1:]) for row in out]  # decode stops at <eos>
+    refs = [reverse_task.tgt_vocab.decode(t) for _, t in val]
+    assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize="char").score, abs=1e-4)

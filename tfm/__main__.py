@@ -1,11 +1,14 @@
 """Command line: ``python -m tfm train ...`` and ``python -m tfm params ...``.
 
     python -m tfm train --task reverse               # encoder-decoder learns to reverse digits
+    python -m tfm train --task numbers               # English -> German number words: exact match, BLEU
     python -m tfm train --task chars --steps 2000    # character-level GPT on Python's docs
     python -m tfm params --preset gpt3-175b          # where GPT-3's 175B parameters sit
+    torchrun --standalone --nproc_per_node=2 -m tfm train --task chars   # 2 processes, data parallel
 
 ``train`` ends with exactly one JSON line on stdout (progress goes to stderr), so scripts
-can read the result with ``json.loads(output.splitlines()[-1])``.
+can read the result with ``json.loads(output.splitlines()[-1])``; ``--history PATH`` also
+writes every step's loss and every evaluation to a JSON file, for plots.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 SEQ2SEQ_TASKS = ("reverse", "copy", "sort", "addition", "numbers")
 TASKS = SEQ2SEQ_TASKS + ("chars",)
@@ -25,19 +29,46 @@ TASKS = SEQ2SEQ_TASKS + ("chars",)
 SEQ2SEQ_DEFAULTS = dict(d_model=64, layers=2, heads=4, d_ff=256, dropout=0.0, batch_size=64, lr=3e-3,
                         warmup=30, weight_decay=0.0, n_train=20000, n_val=500, eval_interval=100)
 TASK_STEPS = {"copy": 400, "reverse": 500, "sort": 500, "addition": 3000, "numbers": 2000, "chars": 1000}
-TASK_OVERRIDES = {"numbers": dict(n_train=8000)}  # only 10000 distinct numbers in 0..9999
+# numbers: 0..9999 has 10000 distinct numbers: 8000 to train on, the other 2000 held out. With
+# the defaults above, 2000 steps reach 99.95-100% exact match (BLEU 100.0) on the held-out 2000
+# for seeds 0, 1, 2, in about 1.5 minutes on one core of an idle 2-core machine (more when it is
+# shared; book/performance.md has the measurement). Most of it is reached by step 250.
+TASK_OVERRIDES = {"numbers": dict(n_train=8000, n_val=2000, eval_interval=250)}
 # nanoGPT's suggestion for a CPU (shakespeare_char): 4 layers, 4 heads, d_model 128, context 64, batch 12.
 CHARS_DEFAULTS = dict(d_model=128, layers=4, heads=4, d_ff=None, dropout=0.0, batch_size=12, lr=2e-3,
                       warmup=100, weight_decay=0.1, block_size=64, eval_interval=250)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show "(default: X)" only where it says something: not for None, flags, or helps that explain it."""
+    """Show "(default: X)" only where it says something: not for None, flags, or helps that explain it.
+    In the description and epilog, indented lines (commands) are kept as they are."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or isinstance(action.default, bool) or "default" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join("\n".join(indent + line for line in p.splitlines()) if p.startswith("  ")
+                           else super(_HelpFormatter, self)._fill_text(p, width, indent) for p in paragraphs)
+
+
+TRAIN_EPILOG = """examples:
+
+  python -m tfm train --task numbers
+  python -m tfm train --task chars --steps 2000 --eval-interval 100 --history runs/chars.json
+  python -m tfm train --task chars --checkpoint runs/chars.pt     # Ctrl-C saves; --resume continues
+
+Several processes, data parallel (torch.distributed DDP: gloo on CPUs, NCCL with one GPU per \
+process), with torchrun (or 'python -m torch.distributed.run', the same program):
+
+  torchrun --standalone --nproc_per_node=2 -m tfm train --task chars --checkpoint runs/chars.pt
+
+--batch-size is the global batch: every process draws the same batch and trains on its \
+batch-size / nproc_per_node rows of it, so the losses are those of one process with that batch. \
+Only rank 0 prints and writes the checkpoint, the history and the JSON line; the checkpoint \
+resumes in one process or in several."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tfm",
         description="tfm: the Transformer, built one stage at a time. Train small models on CPU or GPU, "
                     "or count the parameters of published ones.",
-        epilog="Run 'python -m tfm COMMAND --help' for the options of a command.")
+        epilog="Run 'python -m tfm COMMAND --help' for the options of a command. Several processes (data "
+               "parallel): torchrun --standalone --nproc_per_node=2 -m tfm train --task chars (details in "
+               "'python -m tfm train --help').")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
@@ -54,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an encoder-decoder Transformer on a seq2seq task (reverse, copy, sort, "
                     "addition, numbers) or a character-level GPT (chars). Prints progress on stderr and "
                     "ends with one JSON line of results on stdout (task, steps, val_loss, train_loss, "
-                    "exact_match for seq2seq, seconds, params, tokens_per_s, ...). Defaults marked 'task' "
-                    "depend on --task.")
+                    "exact_match and bleu for seq2seq, seconds, params, tokens_per_s, ...). Defaults marked "
+                    "'task' depend on --task.",
+        epilog=TRAIN_EPILOG)
     t.add_argument("--task", required=True, choices=TASKS,
                    help="seq2seq task for the encoder-decoder, or 'chars' for a character GPT")
     g = t.add_argument_group("training")
@@ -102,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", metavar="PATH", default=None, help="save checkpoints here (atomically)")
     r.add_argument("--checkpoint-interval", type=int, default=0, help="save every N steps; 0: at the end and on Ctrl-C")
     r.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    r.add_argument("--history", metavar="PATH", default=None, help="write the training loss of every step and "
+                   "every evaluation (val_loss, exact_match, bleu) to this JSON file, for plots")
     r.add_argument("--no-progress", action="store_true", help="no progress bar or eval lines on stderr")
     t.set_defaults(run=cmd_train, subparser=t)
 
@@ -165,7 +201,8 @@ def _train_config(args: argparse.Namespace, defaults: dict, steps: int, betas: t
         weight_decay=_option(args, "weight_decay", defaults), betas=betas, label_smoothing=args.label_smoothing,
         grad_clip=args.grad_clip or None, eval_interval=_option(args, "eval_interval", defaults),
         eval_batches=args.eval_batches, checkpoint=args.checkpoint, checkpoint_interval=args.checkpoint_interval,
-        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile, progress=not args.no_progress)
+        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile, fused=True,
+        progress=not args.no_progress)
 
 
 def _train_seq2seq(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
@@ -173,7 +210,7 @@ def _train_seq2seq(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
     from .data import make_task, sample_batch
     from .model import Transformer, TransformerConfig
-    from .train import seq2seq_exact_match, train
+    from .train import dist_info, seq2seq_metrics, train
 
     defaults = {**SEQ2SEQ_DEFAULTS, **TASK_OVERRIDES.get(args.task, {})}
     task = make_task(args.task, _option(args, "n_train", defaults), _option(args, "n_val", defaults), seed=args.seed)
@@ -194,19 +231,20 @@ def _train_seq2seq(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             "tgt_sep": task.tgt_vocab.sep}
     result = train(model, lambda step, g: sample_batch(task.train, bs, g), cfg,
                    get_val_batch=(lambda i, g: sample_batch(task.val, bs, g)) if task.val else None,
-                   evaluate=(lambda m: {"exact_match": seq2seq_exact_match(m, task.val)}) if task.val else None,
+                   evaluate=(lambda m: seq2seq_metrics(m, task.val, task.tgt_vocab.decode)) if task.val else None,
                    resume=args.resume, meta=meta)
-    exact = result.evals[-1].get("exact_match") if result.evals else None
-    if exact is None and task.val:
-        exact = seq2seq_exact_match(model, task.val)
-    if not args.no_progress:  # show a few held-out examples
+    metrics = result.evals[-1] if result.evals and "exact_match" in result.evals[-1] else {}
+    if not metrics and task.val:  # resumed at the last step: nothing was evaluated
+        metrics = seq2seq_metrics(model, task.val, task.tgt_vocab.decode)
+    if not args.no_progress and dist_info().is_main:  # show a few held-out examples
         from .generate import greedy_decode
         device = next(model.parameters()).device
         for src, tgt in task.val[:3]:
             out = greedy_decode(model, torch.tensor([src], device=device), len(tgt) + 1)
             print(f"  {task.src_vocab.sep.join(task.src_vocab.tokens(src))} -> {task.tgt_vocab.decode(out[0, 1:])}"
                   f"  (reference: {task.tgt_vocab.decode(tgt)})", file=sys.stderr)
-    return {"exact_match": exact, "n_val": len(task.val), "result": result, "model": model}
+    return {"exact_match": metrics.get("exact_match"), "bleu": metrics.get("bleu"), "n_val": len(task.val),
+            "result": result, "model": model, "cfg": cfg}
 
 
 def _train_chars(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
@@ -215,7 +253,7 @@ def _train_chars(args: argparse.Namespace, parser: argparse.ArgumentParser) -> d
     from .data import char_corpus, get_lm_batch, load_text, split_text
     from .model import GPT, GPTConfig
     from .tokenizer import CharTokenizer
-    from .train import train
+    from .train import dist_info, train
 
     defaults = CHARS_DEFAULTS
     text = load_text(args.text) if args.text else char_corpus()
@@ -239,7 +277,7 @@ def _train_chars(args: argparse.Namespace, parser: argparse.ArgumentParser) -> d
     result = train(model, lambda step, g: get_lm_batch(train_data, block, bs, g), cfg,
                    get_val_batch=lambda i, g: get_lm_batch(val_data, block, bs, g), resume=args.resume, meta=meta)
     sample = ""
-    if args.sample_len > 0:
+    if args.sample_len > 0 and dist_info().is_main:
         device = next(model.parameters()).device
         prompt = tok.encode(args.prompt) or [tok.stoi.get("\n", tok.unk_id)]
         idx = torch.tensor([prompt], dtype=torch.long, device=device)
@@ -247,12 +285,14 @@ def _train_chars(args: argparse.Namespace, parser: argparse.ArgumentParser) -> d
         out = model.generate(idx, args.sample_len, do_sample=True, temperature=0.8, generator=gen)
         sample = tok.decode(out[0].tolist())
         print(f"--- sample ---\n{sample}\n---")
-    return {"sample": sample, "result": result, "model": model}
+    return {"sample": sample, "result": result, "model": model, "cfg": cfg}
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _check_args(parser, args)
     import torch
+
+    from .train import dist_info  # under torchrun: which process this is
 
     threads_before = torch.get_num_threads()
     threads = args.threads or (1 if args.task in SEQ2SEQ_TASKS or threads_before <= 2 else None)
@@ -263,21 +303,30 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         out = _train_chars(args, parser) if args.task == "chars" else _train_seq2seq(args, parser)
     except KeyboardInterrupt:
         where = f"; resume with --checkpoint {args.checkpoint} --resume" if args.checkpoint else ""
-        print(f"tfm train: interrupted{where}", file=sys.stderr)
+        if dist_info().is_main:  # under torchrun every process stops; one says so
+            print(f"tfm train: interrupted{where}", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError) as e:
         print(f"tfm train: error: {e}", file=sys.stderr)
         return 1
     finally:
         torch.set_num_threads(threads_before)  # for callers of main() in the same process
-    result, model = out.pop("result"), out.pop("model")
+    result, model, cfg = out.pop("result"), out.pop("model"), out.pop("cfg")
+    if not dist_info().is_main:
+        return 0  # under torchrun, rank 0 reports for everyone
+    if args.history:
+        history = {"task": args.task, "model_config": model.config.to_dict(), "train_config": cfg.to_dict(),
+                   **result.to_dict()}
+        Path(args.history).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.history).write_text(json.dumps(history) + "\n")
     recent = result.losses[-20:]
     line = {
         "task": args.task,
         "steps": result.step,
         "val_loss": result.val_loss,
         "train_loss": sum(recent) / len(recent) if recent else None,  # mean of the last 20 steps
-        **({"exact_match": out["exact_match"], "n_val": out["n_val"]} if args.task != "chars" else {}),
+        **({"exact_match": out["exact_match"], "bleu": out["bleu"], "n_val": out["n_val"]}
+           if args.task != "chars" else {}),
         "seconds": round(time.perf_counter() - start, 3),
         "params": sum(p.numel() for p in model.parameters()),
         "tokens_per_s": round(result.tokens_per_s, 1),
@@ -285,7 +334,9 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "seed": args.seed,
         "resumed_from_step": result.start_step,
         **({"mfu": result.mfu} if result.mfu is not None else {}),
+        **({"world_size": result.world_size} if result.world_size > 1 else {}),
         **({"checkpoint": args.checkpoint} if args.checkpoint else {}),
+        **({"history": args.history} if args.history else {}),
         **({"sample": out["sample"]} if args.task == "chars" else {}),
     }
     print(json.dumps(line))

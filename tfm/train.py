@@ -12,6 +12,11 @@ Around it: periodic evaluation, checkpoints that are written atomically and hold
 everything needed to resume *exactly* (model, optimizer, step, every random state),
 and Ctrl-C handling that saves a checkpoint before stopping.
 
+The same loop runs data-parallel on several processes when started by ``torchrun``
+(see :func:`setup_distributed`): every process builds the same global batch, trains on its
+own slice of the rows, and DistributedDataParallel averages the gradients, so the result
+does not depend on the number of processes.
+
 ``get_batch(step, generator)`` returns a tuple of tensors whose last element is the target:
 ``(src, tgt_in, tgt_out)`` for the :class:`~tfm.model.Transformer`, ``(x, y)`` for
 :class:`~tfm.model.GPT`. It must draw its randomness from ``generator`` (a
@@ -20,6 +25,7 @@ and Ctrl-C handling that saves a checkpoint before stopping.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import pickle
@@ -31,17 +37,20 @@ import tempfile
 import threading
 import time
 import zipfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .device import get_device
+from .embedding import check_tokens
 from .model import GPT, GPTConfig, Transformer, TransformerConfig
 
 Batch = tuple[Tensor, ...]  # (inputs..., target)
@@ -79,6 +88,7 @@ class TrainConfig:
     device: str | None = None  # None: tfm.device.get_device()
     amp: str = "auto"  # "auto": bf16 autocast on CUDA, off elsewhere; "bf16"; "off"
     compile: bool = False  # torch.compile the model
+    fused: bool | None = None  # AdamW's fused kernel; None: on CUDA only (same numbers as before on the CPU)
     progress: bool = True  # tqdm progress bar on stderr
 
     def __post_init__(self) -> None:
@@ -105,13 +115,18 @@ class TrainResult:
     step: int = 0  # last completed step
     start_step: int = 0  # > 0 when resumed from a checkpoint
     seconds: float = 0.0  # wall time of this call, evaluation included
-    tokens: int = 0  # target positions processed in this call
+    tokens: int = 0  # target positions processed in this call (all processes together)
     tokens_per_s: float = 0.0  # over the training steps only
-    mfu: float | None = None  # model FLOPs utilisation, CUDA only
+    mfu: float | None = None  # model FLOPs utilisation per GPU, CUDA only
+    world_size: int = 1  # processes that trained together (torchrun)
 
     @property
     def val_loss(self) -> float | None:
         return self.evals[-1].get("val_loss") if self.evals else None
+
+    def to_dict(self) -> dict:
+        """Plain data for a JSON file: the loss history and the evaluations, to plot later."""
+        return {**asdict(self), "val_loss": self.val_loss}
 
 
 # ---- learning-rate schedule and optimizer ----
@@ -137,15 +152,24 @@ def lr_at(step: int, cfg: TrainConfig, d_model: int | None = None) -> float:
 
 
 def configure_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0,
-                        betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-9) -> torch.optim.AdamW:
+                        betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-9,
+                        fused: bool | None = None) -> torch.optim.AdamW:
     """AdamW with two groups, as in nanoGPT: weight decay on every parameter with >= 2
-    dimensions (weight matrices, embeddings), none on biases and LayerNorm weights (1-D)."""
+    dimensions (weight matrices, embeddings), none on biases and LayerNorm weights (1-D).
+
+    ``fused``: one kernel updates every parameter (on a small model about 5x faster than the
+    default "foreach" update; the same formula, rounded differently). None: on CUDA only.
+    """
     params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+    devices = {p.device.type for p in params}
+    if fused is None:
+        fused = devices == {"cuda"}
+    fused = fused and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, **({"fused": True} if fused else {}))
 
 
 # ---- losses ----
@@ -167,7 +191,16 @@ def default_loss_fn(model: nn.Module, label_smoothing: float = 0.0) -> LossFn:
     config = model.config
     if isinstance(config, TransformerConfig):
         return lambda m, batch: seq2seq_loss(m(*batch[:-1]), batch[-1], config.pad_id, label_smoothing)
+    if isinstance(config, GPTConfig):  # train() checks the ids on the CPU: no wait for the GPU, no graph break
+        return lambda m, batch: lm_loss(m(batch[0], check_ids=False), batch[-1], label_smoothing)
     return lambda m, batch: lm_loss(m(*batch[:-1]), batch[-1], label_smoothing)
+
+
+def count_targets(model: nn.Module, target: Tensor) -> int:
+    """Target positions the default loss averages over: all of them, or the non-padding ones."""
+    if isinstance(model.config, TransformerConfig):
+        return int((target != model.config.pad_id).sum())
+    return target.numel()
 
 
 @torch.no_grad()
@@ -186,25 +219,63 @@ def estimate_loss(model: nn.Module, get_batch: GetBatch, n_batches: int, loss_fn
 
 
 @torch.no_grad()
-def seq2seq_exact_match(model: Transformer, pairs: Sequence[tuple[list[int], list[int]]],
-                        batch_size: int = 500, device: torch.device | str | None = None) -> float:
-    """Fraction of (src, tgt) pairs whose greedy decoding equals tgt exactly (up to <eos>)."""
+def seq2seq_predict(model: Transformer, sources: Sequence[Sequence[int]], max_new_tokens: Sequence[int] | int,
+                    batch_size: int = 500, device: torch.device | str | None = None) -> list[list[int]]:
+    """Greedy translations of ``sources``, as id lists without <bos> and <eos>.
+
+    max_new_tokens: one limit for all, or one per source (a chunk decodes up to its largest).
+    """
     from .data import collate_seq2seq
     from .generate import greedy_decode
 
     c = model.config
     device = device or next(model.parameters()).device
-    correct = 0
-    for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i : i + batch_size]
-        src, _, _ = collate_seq2seq(chunk, c.pad_id, c.bos_id, c.eos_id)
-        max_new = min(max(len(t) for _, t in chunk) + 1, c.max_len - 1)  # room for the <eos>
-        out = greedy_decode(model, src.to(device), max_new).tolist()  # (B, 1 + new)
-        for row, (_, tgt) in zip(out, chunk):
+    limits = [max_new_tokens] * len(sources) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    preds = []
+    for i in range(0, len(sources), batch_size):
+        chunk = [(list(s), []) for s in sources[i : i + batch_size]]
+        src, _, _ = collate_seq2seq(chunk, c.pad_id, c.bos_id, c.eos_id)  # (B, S)
+        max_new = min(max(limits[i : i + batch_size]), c.max_len - 1)
+        for row in greedy_decode(model, src.to(device), max_new).tolist():  # (B, 1 + new)
             pred = row[1:]  # drop <bos>
-            pred = pred[: pred.index(c.eos_id)] if c.eos_id in pred else pred
-            correct += pred == list(tgt)
-    return correct / max(1, len(pairs))
+            preds.append(pred[: pred.index(c.eos_id)] if c.eos_id in pred else pred)
+    return preds
+
+
+def seq2seq_exact_match(model: Transformer, pairs: Sequence[tuple[list[int], list[int]]],
+                        batch_size: int = 500, device: torch.device | str | None = None) -> float:
+    """Fraction of (src, tgt) pairs whose greedy decoding equals tgt exactly (up to <eos>)."""
+    preds = seq2seq_predict(model, [s for s, _ in pairs], [len(t) + 1 for _, t in pairs], batch_size, device)
+    return sum(p == list(t) for p, (_, t) in zip(preds, pairs)) / max(1, len(pairs))
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], tokenize: str = "char") -> float | None:
+    """sacrebleu's corpus BLEU (0-100) of detokenized strings, or None without sacrebleu.
+
+    ``tokenize="char"``: n-grams of characters. The targets of tfm's tasks are single words
+    (every German number below a million is one word: "zweiundvierzig"), so word 2- to
+    4-grams do not exist and word-level BLEU ("13a") is 0 even for perfect output.
+    """
+    try:
+        import sacrebleu
+    except ImportError:
+        return None
+    return round(sacrebleu.corpus_bleu(list(hypotheses), [list(references)], tokenize=tokenize).score, 4)
+
+
+def seq2seq_metrics(model: Transformer, pairs: Sequence[tuple[list[int], list[int]]],
+                    decode: Callable[[list[int]], str], batch_size: int = 500) -> dict:
+    """Exact match and corpus BLEU of greedy decoding on held-out pairs, from one decoding pass.
+
+    decode(ids) -> the detokenized target string, e.g. ``task.tgt_vocab.decode``.
+    """
+    preds = seq2seq_predict(model, [s for s, _ in pairs], [len(t) + 1 for _, t in pairs], batch_size)
+    exact = sum(p == list(t) for p, (_, t) in zip(preds, pairs)) / max(1, len(pairs))
+    metrics: dict = {"exact_match": exact}
+    bleu = corpus_bleu([decode(p) for p in preds], [decode(list(t)) for _, t in pairs])
+    if bleu is not None:
+        metrics["bleu"] = bleu
+    return metrics
 
 
 # ---- random state, checkpoints ----
@@ -338,25 +409,99 @@ def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "
     return model.eval()
 
 
+# ---- several processes: torchrun and DistributedDataParallel ----
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in a ``torchrun`` launch; a process on its own is rank 0 of 1."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0  # the process's number on its machine: which GPU it drives
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes checkpoints and prints."""
+        return self.rank == 0
+
+
+def dist_info() -> DistInfo:
+    """RANK, WORLD_SIZE and LOCAL_RANK, the environment variables torchrun sets for each process."""
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    env = os.environ
+    return DistInfo(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+
+def setup_distributed(device: str | None = None) -> tuple[DistInfo, torch.device, bool]:
+    """Join the process group torchrun describes, if any: returns (info, device, created).
+
+    Each process drives one GPU (``cuda:LOCAL_RANK``, backend NCCL) or runs on the CPU
+    (backend gloo). ``created``: this call started the group, so the caller ends it.
+    """
+    info = dist_info()
+    if not info.enabled:
+        return info, get_device(device), False
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        device = f"cuda:{info.local_rank}"  # one GPU per process
+    dev = get_device(device)
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"distributed training runs on CPUs (gloo) or CUDA GPUs (nccl), not on {dev}")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if dist.is_initialized():
+        return info, dev, False
+    # MASTER_ADDR and MASTER_PORT (set by torchrun) say where the processes meet.
+    dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=info.rank, world_size=info.world_size)
+    return info, dev, True
+
+
+def _no_buffer_sync() -> dict:
+    """DDP's option to skip copying buffers before every forward: tfm's buffers are constants."""
+    params = inspect.signature(DistributedDataParallel).parameters
+    return {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
+
+
+def shard_batch(batch: Batch, info: DistInfo) -> Batch:
+    """This process's rows of the global batch: rows [rank * B/W, (rank + 1) * B/W) of every tensor.
+
+    Every process draws the same global batch (the batch generator has the same seed
+    everywhere) and keeps its slice, so together they see exactly the batch one process would.
+    """
+    B = batch[0].size(0)
+    if B % info.world_size:
+        raise ValueError(f"the batch size {B} must be divisible by the number of processes ({info.world_size})")
+    rows = B // info.world_size
+    return tuple(t[info.rank * rows : (info.rank + 1) * rows] for t in batch)
+
+
 # ---- the loop ----
 
 @contextmanager
-def delayed_interrupt() -> Iterator[None]:
+def delayed_interrupt() -> Iterator[list[int]]:
     """Hold a Ctrl-C back until the block has finished, so an update is never cut in half.
 
+    Yields the list of signals received so far (the block may look at it and stop early).
     Only the main thread receives signals; elsewhere this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGINT, previous)
         if received and callable(previous):
             previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
+
 
 def _use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
     if cfg.amp == "off":
@@ -391,15 +536,32 @@ def train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, *,
     resume: True: continue from ``cfg.checkpoint`` if that file exists; a path: from that file.
     meta: plain data stored in the checkpoint (e.g. the vocabulary).
     Ctrl-C saves a checkpoint (if ``cfg.checkpoint`` is set) and then re-raises KeyboardInterrupt.
+
+    Under ``torchrun`` every process calls this with the same arguments: get_batch returns
+    the *global* batch, each process trains on its rows (see :func:`shard_batch`), and only
+    rank 0 writes checkpoints and prints. Every process evaluates (the same numbers).
     """
-    device = get_device(cfg.device)  # None: CUDA, then MPS, then the CPU
+    info, device, created = setup_distributed(cfg.device)
+    try:
+        return _train(model, get_batch, cfg, info, device, get_val_batch, evaluate, loss_fn, resume, meta,
+                      peak_flops)
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
+def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistInfo, device: torch.device,
+           get_val_batch: GetBatch | None, evaluate: Callable[[nn.Module], dict] | None, loss_fn: LossFn | None,
+           resume: bool | str | Path, meta: dict | None, peak_flops: float | None) -> TrainResult:
+    """The loop of :func:`train`, once the processes (if several) have met."""
     model.to(device)
     d_model = model.config.d_model
+    vocab_size = model.config.vocab_size if isinstance(model.config, GPTConfig) else None
     loss_fn = loss_fn or default_loss_fn(model, cfg.label_smoothing)
-    optimizer = configure_optimizer(model, lr_at(1, cfg, d_model), cfg.weight_decay, cfg.betas, cfg.eps)
+    optimizer = configure_optimizer(model, lr_at(1, cfg, d_model), cfg.weight_decay, cfg.betas, cfg.eps, cfg.fused)
     generator = torch.Generator()  # the batches' random numbers: ours, so checkpoints can save them
 
-    result = TrainResult()
+    result = TrainResult(world_size=info.world_size)
     resume_path = Path(cfg.checkpoint) if resume is True and cfg.checkpoint else (Path(resume) if resume else None)
     if resume_path is not None and (resume is not True or resume_path.exists()):
         ckpt = load_checkpoint(resume_path, map_location=device)
@@ -411,18 +573,31 @@ def train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, *,
         set_rng_state(ckpt["rng"], generator)
         result.losses, result.evals = list(ckpt["losses"]), list(ckpt["evals"])
         result.step = result.start_step = ckpt["step"]
+        if info.rank > 0:  # the checkpoint holds rank 0's dropout stream; the others need their own
+            torch.manual_seed(cfg.seed + 1_000_003 * info.rank + result.step)
     else:
-        torch.manual_seed(cfg.seed)  # dropout
-        generator.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed + info.rank)  # dropout: a different stream in each process
+        generator.manual_seed(cfg.seed)  # batches: the same global batch in every process
 
-    run_model = torch.compile(model) if cfg.compile else model  # state_dict() always from ``model``
+    compiled = torch.compile(model) if cfg.compile else model  # state_dict() always from ``model``
+    run_model: nn.Module = compiled
+    if info.enabled:  # averages the gradients over the processes during backward()
+        run_model = DistributedDataParallel(compiled, device_ids=[device.index] if device.type == "cuda" else None,
+                                            **_no_buffer_sync())
     use_bf16 = _use_bf16(cfg, device)
     rng = get_rng_state(generator)  # the random state after the last completed step
+    peak = peak_flops or peak_flops_for(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    show = cfg.progress and info.is_main
 
     def checkpoint() -> None:
-        if cfg.checkpoint:
+        if cfg.checkpoint and info.is_main:
             save_checkpoint(cfg.checkpoint, make_checkpoint(model, optimizer, result.step, cfg, result.losses,
                                                             result.evals, rng, meta))
+
+    def mfu(tokens_per_s: float) -> float | None:
+        """6 N FLOPs per token (forward + backward), per GPU, over the GPU's peak."""
+        return 6 * n_params * tokens_per_s / (peak * info.world_size) if peak else None
 
     def run_eval() -> None:
         metrics: dict = {"step": result.step}
@@ -431,64 +606,99 @@ def train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, *,
         with torch.random.fork_rng(devices=cuda):  # evaluation leaves the training's random numbers alone
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 if get_val_batch is not None and cfg.eval_batches > 0:
-                    metrics["val_loss"] = estimate_loss(run_model, get_val_batch, cfg.eval_batches, loss_fn,
+                    metrics["val_loss"] = estimate_loss(compiled, get_val_batch, cfg.eval_batches, loss_fn,
                                                         seed=cfg.seed + 1, device=device)
                 if evaluate is not None:
                     metrics.update(evaluate(model))
         result.evals.append(metrics)
-        if cfg.progress:
+        if show:
             tqdm.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                 for k, v in metrics.items()), file=sys.stderr)
 
     t_start = time.perf_counter()
     train_seconds = 0.0
+    agreed_stop = False  # several processes: all of them stop after the same step
     model.train()
     bar = tqdm(range(result.step + 1, cfg.steps + 1), initial=result.step, total=cfg.steps,
-               disable=not cfg.progress, file=sys.stderr, dynamic_ncols=True)
+               disable=not show, file=sys.stderr, dynamic_ncols=True)
+    # Several processes: a Ctrl-C (which may reach only some of them) is held back for the
+    # whole step; after the step they agree to stop together, so none waits for a missing peer.
+    hold = delayed_interrupt() if info.enabled else nullcontext([])
     try:
-        for step in bar:
-            t0 = time.perf_counter()
-            lr = lr_at(step, cfg, d_model)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = tuple(t.to(device, non_blocking=True) for t in get_batch(step, generator))
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = loss_fn(run_model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            with delayed_interrupt():  # weights, step and random state change together or not at all
-                optimizer.step()
-                result.losses.append(loss.item())
-                result.step = step
-                rng = get_rng_state(generator)
-            result.tokens += batch[-1].numel()
-            train_seconds += time.perf_counter() - t0
-            if step % 10 == 0 or step == cfg.steps:
-                bar.set_postfix(loss=f"{result.losses[-1]:.4f}", lr=f"{lr:.2e}")
-            if (cfg.eval_interval and step % cfg.eval_interval == 0) or step == cfg.steps:
-                run_eval()
-            if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0 and step != cfg.steps:
-                checkpoint()
+        with hold as interrupts:
+            for step in bar:
+                t0 = time.perf_counter()
+                lr = lr_at(step, cfg, d_model)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                batch = get_batch(step, generator)  # the global batch (the same in every process)
+                if vocab_size is not None:
+                    check_tokens(batch[0], vocab_size, "input ids")  # on the CPU, before the device sees them
+                rows, share = batch, 1.0
+                if info.enabled:
+                    rows = shard_batch(batch, info)
+                    share = count_targets(model, rows[-1]) / max(1, count_targets(model, batch[-1]))
+                rows = tuple(t.to(device, non_blocking=True) for t in rows)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    loss = loss_fn(run_model, rows)  # the mean over this process's targets
+                optimizer.zero_grad(set_to_none=True)
+                if info.enabled:
+                    # DDP averages the W gradients; weighting each by W * share makes the average the
+                    # gradient of the global batch's mean loss (the shards may hold different numbers
+                    # of real, non-padding targets).
+                    (loss * (info.world_size * share)).backward()
+                    stats = torch.tensor([loss.item() * share, float(len(interrupts))], dtype=torch.float64,
+                                         device=device)
+                    dist.all_reduce(stats)  # sums: the global mean loss, the processes that got a Ctrl-C
+                    loss_value, agreed_stop = stats[0].item(), stats[1].item() > 0
+                else:
+                    loss.backward()
+                    loss_value = None
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                with delayed_interrupt():  # weights, step and random state change together or not at all
+                    optimizer.step()
+                    result.losses.append(loss.item() if loss_value is None else loss_value)
+                    result.step = step
+                    rng = get_rng_state(generator)
+                result.tokens += batch[-1].numel()
+                train_seconds += time.perf_counter() - t0
+                if agreed_stop:
+                    interrupts.clear()  # handled here: the processes stop together
+                    raise KeyboardInterrupt
+                if step % 10 == 0 or step == cfg.steps:
+                    tokens_per_s = result.tokens / train_seconds
+                    postfix = {"loss": f"{result.losses[-1]:.4f}", "lr": f"{lr:.2e}", "tok/s": f"{tokens_per_s:,.0f}"}
+                    if peak:
+                        postfix["mfu"] = f"{100 * mfu(tokens_per_s):.1f}%"
+                    bar.set_postfix(postfix)
+                if (cfg.eval_interval and step % cfg.eval_interval == 0) or step == cfg.steps:
+                    run_eval()
+                if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0 and step != cfg.steps:
+                    checkpoint()
+            interrupts.clear()  # a Ctrl-C during the last evaluation: the run is finished anyway
     except KeyboardInterrupt:  # Ctrl-C: keep the work done so far, then stop as asked
         bar.close()
         if cfg.checkpoint:
             checkpoint()
-            print(f"\ninterrupted: checkpoint of step {result.step} saved to {cfg.checkpoint}", file=sys.stderr)
+            if info.is_main:
+                print(f"\ninterrupted: checkpoint of step {result.step} saved to {cfg.checkpoint}", file=sys.stderr)
+        if agreed_stop:
+            dist.barrier()  # the others wait until rank 0's checkpoint is on disk
         raise
     bar.close()
     if result.step > result.start_step or not (cfg.checkpoint and Path(cfg.checkpoint).exists()):
         checkpoint()
+    if info.enabled:
+        dist.barrier()  # return once the final checkpoint is written
 
     result.seconds = time.perf_counter() - t_start
     result.tokens_per_s = result.tokens / train_seconds if train_seconds > 0 else 0.0
-    peak = peak_flops or peak_flops_for(device)
-    if peak and result.tokens_per_s:
-        n_params = sum(p.numel() for p in model.parameters())
-        result.mfu = 6 * n_params * result.tokens_per_s / peak  # 6 N FLOPs per token: forward + backward
-    if cfg.progress:
-        mfu = f", MFU {100 * result.mfu:.1f}%" if result.mfu is not None else ""
-        print(f"{result.step} steps in {result.seconds:.1f}s, {result.tokens_per_s:,.0f} tokens/s{mfu}",
+    if result.tokens_per_s:
+        result.mfu = mfu(result.tokens_per_s)
+    if show:
+        mfu_text = f", MFU {100 * result.mfu:.1f}%" if result.mfu is not None else ""
+        procs = f" on {info.world_size} processes" if info.enabled else ""
+        print(f"{result.step} steps in {result.seconds:.1f}s{procs}, {result.tokens_per_s:,.0f} tokens/s{mfu_text}",
               file=sys.stderr)
     return result
