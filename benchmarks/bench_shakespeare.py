@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -239,8 +240,18 @@ def main(argv: list[str] | None = None) -> dict:
     step_cpu_ms = 1e3 * median([b - a for a, b in zip(cpu, cpu[1:])])
 
     loss_fn = default_loss_fn(model)
+    batch_losses: list[float] = []  # one per validation batch: how noisy an estimate from fewer batches is
+
+    def recording_loss(m, batch):
+        loss = loss_fn(m, batch)
+        batch_losses.append(loss.item())
+        return loss
+
     val_loss = estimate_loss(model, lambda i, g: get_lm_batch(val_data, args.block, args.batch, g),
-                             args.eval_iters, loss_fn, seed=args.seed + 1)
+                             args.eval_iters, recording_loss, seed=args.seed + 1)
+    # nanoGPT's README runs this recipe with --eval_iters=20: the standard deviation of a mean of
+    # 20 random batches around the true validation loss (batches are independent draws).
+    sd_20 = statistics.stdev(batch_losses) / math.sqrt(20) if len(batch_losses) > 1 else float("nan")
     train_loss = estimate_loss(model, lambda i, g: get_lm_batch(train_data, args.block, args.batch, g),
                                args.eval_iters, loss_fn, seed=args.seed + 1)
 
@@ -256,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = [
         ["val loss (mean of %d batches)" % args.eval_iters, val_loss, REFERENCE["val_loss"],
          val_loss / REFERENCE["val_loss"], "<= 1.88"],
+        ["sd of a 20-batch estimate (nanoGPT's --eval_iters=20)", sd_20, float("nan"), float("nan"), "-"],
         ["median wall ms / step", step_ms, REFERENCE["step_ms"], step_ms / REFERENCE["step_ms"], "<= 1.0 ratio"],
         ["median CPU ms / step", step_cpu_ms, float("nan"), float("nan"), "-"],
         ["wall seconds, whole run", seconds, REFERENCE["seconds"] if ref_steps else float("nan"),
@@ -272,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
                     ["model", "median ms", "IQR/med", "rounds"], timing_rows(times))
     out = {
         "val_loss": val_loss, "train_loss": train_loss, "last_train_loss": result.losses[-1],
-        "val_loss_ratio": val_loss / REFERENCE["val_loss"], "step_ms": step_ms, "step_cpu_ms": step_cpu_ms,
+        "val_loss_ratio": val_loss / REFERENCE["val_loss"], "val_loss_sd_20_batches": sd_20,
+        "step_ms": step_ms, "step_cpu_ms": step_cpu_ms,
         "step_ratio": step_ms / REFERENCE["step_ms"], "seconds": seconds, "cpu_seconds": cpu_seconds,
         "steps": args.steps, "eval_iters": args.eval_iters, "bias": args.bias, "fused": args.fused, "params": n_params,
         "reference": REFERENCE, "load_avg_before": load_before, **floor,

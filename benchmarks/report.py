@@ -118,6 +118,8 @@ def markdown(out: dict) -> str:
         full = sh["steps"] == 2000  # the reference's whole run
         rows = [(f"validation loss (mean of {sh['eval_iters']} batches)", f"{sh['val_loss']:.3f}", "1.886",
                  fmt(sh["val_loss_ratio"])),
+                *([("standard deviation of a 20-batch estimate (nanoGPT's README: --eval_iters=20)",
+                    f"{sh['val_loss_sd_20_batches']:.3f}", "-", "-")] if "val_loss_sd_20_batches" in sh else []),
                 (f"training loss (mean of {sh['eval_iters']} batches)", f"{sh['train_loss']:.3f}", "-", "-"),
                 ("median wall ms per step", f"{sh['step_ms']:.1f}", "32", fmt(sh["step_ratio"])),
                 ("median CPU ms per step (all threads)", f"{sh['step_cpu_ms']:.1f}", "-", "-"),

@@ -59,6 +59,21 @@ def repository_url() -> str:
     return config["repository"]["url"]
 
 
+def colab_link(repository_url: str, name: str, branch: str = "main") -> str:
+    """Where the student notebook of exercise ``name`` opens in Colab (straight from GitHub)."""
+    owner_repo = repository_url.removeprefix("https://github.com/").rstrip("/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/exercises/student/{name}.ipynb"
+
+
+def exercise_title(name: str) -> str:
+    """The exercise's title without its number: '# Exercise 9: the causal mask' -> 'the causal mask'."""
+    import nbformat
+
+    nb = nbformat.read(str(SOURCE_DIR / f"{name}.ipynb"), as_version=4)
+    first = next(c.source for c in nb.cells if c.cell_type == "markdown").splitlines()[0]
+    return first.split(":", 1)[1].strip()
+
+
 def exercise_names() -> list[str]:
     """Every exercise, e.g. '03_positional_encoding', in chapter order."""
     return sorted(p.stem for p in SOURCE_DIR.glob("*.ipynb"))

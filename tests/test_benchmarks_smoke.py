@@ -75,7 +75,7 @@ def test_shakespeare_benchmark_runs_the_recipe_on_any_text(tmp_path, capsys):
     text.write_text(char_corpus()[:20000])
     out = bench_shakespeare.main(["--text", str(text), "--steps", "6", "--warmup", "2", "--eval-iters", "2",
                                   "--peer-rounds", "2", "--peer-budget", "5", "--threads", "1"])
-    for key in ("val_loss", "train_loss", "step_ms", "step_cpu_ms", "matmul_floor_ms", "matmul_gflops_per_s",
+    for key in ("val_loss", "val_loss_sd_20_batches", "train_loss", "step_ms", "step_cpu_ms", "matmul_floor_ms", "matmul_gflops_per_s",
                 "peer_tfm_ms", "peer_nanogpt_ms", "peer_step_ratio"):
         assert math.isfinite(out[key]) and out[key] > 0, (key, out[key])
     assert out["steps"] == 6 and out["peer_max_logit_diff"] < 1e-4

@@ -50,3 +50,23 @@ def test_chapter_shape(chapter):
         assert "nbval-ignore-output" in cell["metadata"].get("tags", []), "widget cell must be nbval-ignore-output"
     assert "Check yourself" in sources and "<details>" in sources
     assert all(c.get("execution_count") for c in code), "every code cell must have been executed"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_links_its_own_graded_exercises(chapter):
+    """The closing paragraph names each exercise of the chapter by its real title and opens it in
+    Colab from the configured repository (a renamed or added exercise fails here)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    import exercises
+
+    repo = config()["repository"]
+    number = int(chapter.split("/")[-1][:2])
+    names = [n for n in exercises.exercise_names() if int(n[:2]) == number]
+    assert names, f"chapter {number} has no exercise"
+    markdown = "\n".join("".join(c["source"]) for c in load(chapter)["cells"] if c["cell_type"] == "markdown")
+    for name in names:
+        link = exercises.colab_link(repo["url"], name, repo["branch"])
+        assert f"*{exercises.exercise_title(name)}* ([open it in Colab]({link})" in markdown, name
+        assert (ROOT / "exercises" / "student" / f"{name}.ipynb").is_file()
