@@ -340,3 +340,26 @@ def test_static_cache_reuses_memory_keys_and_values():
     outs = [mha(y[:, t:t + 1], memory, memory, cache=cache) for t in range(4)]
     assert len(cache) == 6  # computed once, not appended
     assert_close(torch.cat(outs, dim=1), full)
+
+
+@pytest.mark.parametrize("empty_rows", [False, True])
+def test_fused_attention_without_peeking_is_the_same_function(monkeypatch, empty_rows):
+    """On a GPU, fused_attention does not ask whether every query row sees a key (that would make
+    the CPU wait for the GPU): it always takes the path that handles empty rows. Forced here on
+    the CPU, it must give the same outputs and gradients as the written-out attention."""
+    import tfm.attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=g, requires_grad=True) for _ in range(3))
+    mask = torch.rand(2, 1, 5, 5, generator=g) > 0.4  # (B, 1, T_q, T_k), True = may attend
+    mask[..., 0] = True
+    if empty_rows:
+        mask[1, 0, 2] = False  # query 2 of the second sequence sees nothing
+    expected, _ = scaled_dot_product_attention(q, k, v, mask)
+    grads_expected = torch.autograd.grad(expected.square().sum(), (q, k, v))
+    monkeypatch.setattr(tfm.attention, "can_peek", lambda t: False)
+    out = fused_attention(q, k, v, mask)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(out.square().sum(), (q, k, v)), grads_expected, atol=1e-5, rtol=1e-5)
+    if empty_rows:
+        assert out[1, :, 2].abs().max() == 0  # the empty row outputs zeros

@@ -478,3 +478,48 @@ def test_seq2seq_metrics_decodes_once_for_exact_match_and_bleu(reverse_task):
     hyps = [reverse_task.tgt_vocab.decode(row[1:]) for row in out]  # decode stops at <eos>
     refs = [reverse_task.tgt_vocab.decode(t) for _, t in val]
     assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize="char").score, abs=1e-4)
+
+
+def test_transformer_without_peeking_trains_the_same(monkeypatch):
+    """The GPU path of the encoder-decoder (no shortcut for an unpadded source, no check that every
+    attention row sees a key, ids checked on the CPU before the device) computes the same losses."""
+    import tfm.attention
+    import tfm.model
+    from tfm.data import make_task, sample_batch
+    from tfm.model import Transformer, TransformerConfig
+    from tfm.train import TrainConfig, train
+
+    task = make_task("copy", 200, 0, seed=0)
+    config = TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), d_model=32, n_heads=2, d_ff=64,
+                               n_encoder_layers=1, n_decoder_layers=1, dropout=0.0, max_len=32)
+    cfg = TrainConfig(steps=5, batch_size=8, lr=1e-3, warmup_steps=1, eval_interval=0, eval_batches=0,
+                      device="cpu", progress=False)
+
+    def run() -> list[float]:
+        torch.manual_seed(0)
+        return train(Transformer(config), lambda step, g: sample_batch(task.train, 8, g), cfg).losses
+
+    expected = run()
+    monkeypatch.setattr(tfm.attention, "can_peek", lambda t: False)
+    monkeypatch.setattr(tfm.model, "can_peek", lambda t: False)
+    torch.testing.assert_close(run(), expected, atol=1e-6, rtol=1e-6)
+
+
+def test_train_rejects_out_of_vocabulary_ids_with_a_clear_error():
+    """The ids are checked on the CPU before the batch moves to the device: a ValueError that
+    names the tensor, never an index error from inside torch (or a device-side assert on a GPU)."""
+    from tfm.model import GPT, GPTConfig, Transformer, TransformerConfig
+    from tfm.train import TrainConfig, train
+
+    cfg = TrainConfig(steps=1, batch_size=2, eval_interval=0, eval_batches=0, device="cpu", progress=False)
+    gpt = GPT(GPTConfig(vocab_size=10, max_len=8, n_layers=1, d_model=16, n_heads=2))
+    bad = torch.full((2, 8), 10)
+    with pytest.raises(ValueError, match=r"input ids contain id 10, outside the vocabulary \[0, 10\)"):
+        train(gpt, lambda step, g: (bad, bad), cfg)
+    model = Transformer(TransformerConfig(10, 12, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1,
+                                          n_decoder_layers=1, max_len=8))
+    ok = torch.ones(2, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"src contain id 10"):
+        train(model, lambda step, g: (torch.full((2, 4), 10), ok, ok), cfg)
+    with pytest.raises(ValueError, match=r"tgt_in contain id 12"):
+        train(model, lambda step, g: (ok, torch.full((2, 4), 12), ok), cfg)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from .attention import can_peek
 from .decoder import Decoder, LayerCache
 from .embedding import TokenEmbedding, check_tokens
 from .encoder import Encoder
@@ -129,17 +130,24 @@ class Transformer(nn.Module):
                 emb.weight[self.config.pad_id].zero_()
 
     def source_mask(self, src: Tensor) -> Tensor | None:
-        """Padding mask for the source (B, 1, 1, S), or None when nothing is padded."""
+        """Padding mask for the source (B, 1, 1, S), or None when nothing is padded.
+
+        On a GPU the mask is always returned: asking whether anything is padded would make the
+        CPU wait for the GPU, which costs more than the mask does.
+        """
         mask = padding_mask(src, self.config.pad_id)
+        if not can_peek(mask):
+            return mask
         return None if bool(mask.all()) else mask
 
-    def encode(self, src: Tensor, src_mask: Tensor | None = None,
-               return_weights: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
+    def encode(self, src: Tensor, src_mask: Tensor | None = None, return_weights: bool = False,
+               check_ids: bool = True) -> Tensor | tuple[Tensor, list[Tensor]]:
         """(B, S) source ids -> memory (B, S, d_model). ``src_mask`` defaults to the padding mask."""
-        check_tokens(src, self.config.src_vocab_size, "src")
+        if check_ids:
+            check_tokens(src, self.config.src_vocab_size, "src")
         if src_mask is None:
             src_mask = self.source_mask(src)
-        x = self.pos(self.src_embed(src))  # (B, S, d_model)
+        x = self.pos(self.src_embed(src, check_ids=False))  # (B, S, d_model), ids checked above
         return self.encoder(x, src_mask, return_weights=return_weights)
 
     def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor | None = None,
@@ -163,13 +171,19 @@ class Transformer(nn.Module):
             return self.output(out[0]), out[1]
         return self.output(out)  # (B, T, tgt_vocab)
 
-    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        """Teacher forcing: logits (B, T, tgt_vocab) for every position of ``tgt_in`` at once."""
+    def forward(self, src: Tensor, tgt_in: Tensor, check_ids: bool = True) -> Tensor:
+        """Teacher forcing: logits (B, T, tgt_vocab) for every position of ``tgt_in`` at once.
+
+        ``check_ids=False`` skips the range check of the ids (a GPU would have to report back to
+        the CPU for it): for callers that checked them already, as ``tfm.train`` does.
+        """
         if src.dim() == 2 and tgt_in.dim() == 2 and src.size(0) != tgt_in.size(0):
             raise ValueError(f"src and tgt_in must have the same batch size, got {src.size(0)} and {tgt_in.size(0)}")
+        if check_ids:  # first, so that a wrong shape or dtype gets its clear error before the mask is built
+            check_tokens(src, self.config.src_vocab_size, "src")
         src_mask = self.source_mask(src) if src.dim() == 2 else None
-        memory = self.encode(src, src_mask)
-        return self.decode(tgt_in, memory, src_mask)
+        memory = self.encode(src, src_mask, check_ids=False)
+        return self.decode(tgt_in, memory, src_mask, check_ids=check_ids)
 
     def generate(self, src: Tensor, max_new_tokens: int | None = None, **kwargs) -> Tensor:
         """Translate: <bos> followed by the generated ids (B, 1 + new). See :mod:`tfm.generate`."""

@@ -189,11 +189,26 @@ def seq2seq_loss(logits: Tensor, targets: Tensor, pad_id: int, label_smoothing: 
 def default_loss_fn(model: nn.Module, label_smoothing: float = 0.0) -> LossFn:
     """``loss_fn(model, batch)``: the last tensor of the batch is the target, the others the inputs."""
     config = model.config
+    # On a GPU the model does not check the ids: that would make the CPU wait for the GPU at every
+    # step. train() checks them on the CPU (check_batch_ids) before the batch moves to the device.
     if isinstance(config, TransformerConfig):
-        return lambda m, batch: seq2seq_loss(m(*batch[:-1]), batch[-1], config.pad_id, label_smoothing)
-    if isinstance(config, GPTConfig):  # train() checks the ids on the CPU: no wait for the GPU, no graph break
-        return lambda m, batch: lm_loss(m(batch[0], check_ids=False), batch[-1], label_smoothing)
+        return lambda m, batch: seq2seq_loss(m(batch[0], batch[1], check_ids=batch[0].device.type == "cpu"),
+                                             batch[-1], config.pad_id, label_smoothing)
+    if isinstance(config, GPTConfig):
+        return lambda m, batch: lm_loss(m(batch[0], check_ids=batch[0].device.type == "cpu"), batch[-1],
+                                        label_smoothing)
     return lambda m, batch: lm_loss(m(*batch[:-1]), batch[-1], label_smoothing)
+
+
+def check_batch_ids(model: nn.Module, batch: Batch) -> None:
+    """ValueError unless the batch's ids fit the model's vocabularies: (x, y) for a GPT, (src,
+    tgt_in, tgt_out) for a Transformer. Called on the CPU, before the batch moves to the device."""
+    config = model.config
+    if isinstance(config, GPTConfig):
+        check_tokens(batch[0], config.vocab_size, "input ids")
+    elif isinstance(config, TransformerConfig):
+        check_tokens(batch[0], config.src_vocab_size, "src")
+        check_tokens(batch[1], config.tgt_vocab_size, "tgt_in")
 
 
 def count_targets(model: nn.Module, target: Tensor) -> int:
@@ -556,7 +571,7 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
     """The loop of :func:`train`, once the processes (if several) have met."""
     model.to(device)
     d_model = model.config.d_model
-    vocab_size = model.config.vocab_size if isinstance(model.config, GPTConfig) else None
+    check_ids = loss_fn is None  # the default loss reads the batch as check_batch_ids does
     loss_fn = loss_fn or default_loss_fn(model, cfg.label_smoothing)
     optimizer = configure_optimizer(model, lr_at(1, cfg, d_model), cfg.weight_decay, cfg.betas, cfg.eps, cfg.fused)
     generator = torch.Generator()  # the batches' random numbers: ours, so checkpoints can save them
@@ -599,6 +614,12 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
         """6 N FLOPs per token (forward + backward), per GPU, over the GPU's peak."""
         return 6 * n_params * tokens_per_s / (peak * info.world_size) if peak else None
 
+    def checked_val_batch(i: int, generator: torch.Generator) -> Batch:
+        batch = get_val_batch(i, generator)
+        if check_ids:
+            check_batch_ids(model, batch)
+        return batch
+
     def run_eval() -> None:
         metrics: dict = {"step": result.step}
         cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
@@ -606,7 +627,7 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
         with torch.random.fork_rng(devices=cuda):  # evaluation leaves the training's random numbers alone
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 if get_val_batch is not None and cfg.eval_batches > 0:
-                    metrics["val_loss"] = estimate_loss(compiled, get_val_batch, cfg.eval_batches, loss_fn,
+                    metrics["val_loss"] = estimate_loss(compiled, checked_val_batch, cfg.eval_batches, loss_fn,
                                                         seed=cfg.seed + 1, device=device)
                 if evaluate is not None:
                     metrics.update(evaluate(model))
@@ -632,8 +653,8 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 batch = get_batch(step, generator)  # the global batch (the same in every process)
-                if vocab_size is not None:
-                    check_tokens(batch[0], vocab_size, "input ids")  # on the CPU, before the device sees them
+                if check_ids:
+                    check_batch_ids(model, batch)  # on the CPU, before the device sees them
                 rows, share = batch, 1.0
                 if info.enabled:
                     rows = shard_batch(batch, info)
