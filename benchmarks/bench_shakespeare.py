@@ -163,20 +163,14 @@ def matmul_floor(vocab: int, args, rounds: int = 30) -> dict:
     shapes = [(d, d)] * 4 * args.layers + [(d, 4 * d), (4 * d, d)] * args.layers + [(d, vocab)]
     inputs = [torch.randn(n, i, requires_grad=True) for i, _ in shapes]  # (B*T, in) each
     weights = [torch.randn(i, o, requires_grad=True) for i, o in shapes]  # (in, out) each
-
     grads = [torch.randn(n, o) for _, o in shapes]  # what backward brings to each output
 
     def run() -> None:
         outs = [x @ w for x, w in zip(inputs, weights)]  # (B*T, out) each
         torch.autograd.grad(outs, inputs + weights, grads)  # 2 products each: d input, d weight
 
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
+    times = time_interleaved({"matmul": run}, argparse.Namespace(clock="wall", budget=math.inf),
+                             repeats=rounds, warmup=3)["matmul"]
     flops = 6 * n * sum(i * o for i, o in shapes)  # 2 per multiply-add, forward + 2 backward products
     ms = 1e3 * median(times)
     return {"matmul_floor_ms": ms, "matmul_gflop": flops / 1e9, "matmul_gflops_per_s": flops / (ms / 1e3) / 1e9}

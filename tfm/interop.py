@@ -17,6 +17,8 @@ Weights are copied (not shared): changing the new module leaves the old one alon
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -215,24 +217,25 @@ def _final_norm(m: nn.Module | None) -> LayerNorm | None:
     return _layer_norm(m)
 
 
-def _encoder(m: nn.TransformerEncoder) -> Encoder:
-    encoder = _like(Encoder(len(m.layers), **_layer_settings(m.layers[0]), final_norm=False), m)
-    for dst, src in zip(encoder.layers, m.layers):
-        if _layer_settings(src) != _layer_settings(m.layers[0]):
+def _stack(m: nn.TransformerEncoder | nn.TransformerDecoder, stack_cls: type[Encoder] | type[Decoder],
+           copy_layer: Callable[[nn.Module, nn.Module], None]) -> Encoder | Decoder:
+    """nn.TransformerEncoder/Decoder -> tfm's Encoder/Decoder: every layer, then the final norm."""
+    settings = _layer_settings(m.layers[0])
+    stack = _like(stack_cls(len(m.layers), **settings, final_norm=False), m)
+    for dst, src in zip(stack.layers, m.layers):
+        if _layer_settings(src) != settings:
             raise ValueError("all layers of the stack must have the same settings")
-        _copy_encoder_layer(dst, src)
-    encoder.norm = _final_norm(m.norm)  # its own eps and bias, which may differ from the layers'
-    return encoder
+        copy_layer(dst, src)
+    stack.norm = _final_norm(m.norm)  # its own eps and bias, which may differ from the layers'
+    return stack
+
+
+def _encoder(m: nn.TransformerEncoder) -> Encoder:
+    return _stack(m, Encoder, _copy_encoder_layer)
 
 
 def _decoder(m: nn.TransformerDecoder) -> Decoder:
-    decoder = _like(Decoder(len(m.layers), **_layer_settings(m.layers[0]), final_norm=False), m)
-    for dst, src in zip(decoder.layers, m.layers):
-        if _layer_settings(src) != _layer_settings(m.layers[0]):
-            raise ValueError("all layers of the stack must have the same settings")
-        _copy_decoder_layer(dst, src)
-    decoder.norm = _final_norm(m.norm)
-    return decoder
+    return _stack(m, Decoder, _copy_decoder_layer)
 
 
 _CONVERTERS = {

@@ -186,17 +186,19 @@ def seq2seq_loss(logits: Tensor, targets: Tensor, pad_id: int, label_smoothing: 
                            ignore_index=pad_id, label_smoothing=label_smoothing)
 
 
-def default_loss_fn(model: nn.Module, label_smoothing: float = 0.0) -> LossFn:
-    """``loss_fn(model, batch)``: the last tensor of the batch is the target, the others the inputs."""
+def default_loss_fn(model: nn.Module, label_smoothing: float = 0.0, check_ids: bool = True) -> LossFn:
+    """``loss_fn(model, batch)``: the last tensor of the batch is the target, the others the inputs.
+
+    ``check_ids=False``: the model does not check the ids, for callers that did already.
+    :func:`train` checks every batch on the CPU (:func:`check_batch_ids`) before it moves to the
+    device: a check on a GPU would make the CPU wait for the GPU at every step.
+    """
     config = model.config
-    # On a GPU the model does not check the ids: that would make the CPU wait for the GPU at every
-    # step. train() checks them on the CPU (check_batch_ids) before the batch moves to the device.
     if isinstance(config, TransformerConfig):
-        return lambda m, batch: seq2seq_loss(m(batch[0], batch[1], check_ids=batch[0].device.type == "cpu"),
-                                             batch[-1], config.pad_id, label_smoothing)
+        return lambda m, batch: seq2seq_loss(m(batch[0], batch[1], check_ids=check_ids), batch[-1], config.pad_id,
+                                             label_smoothing)
     if isinstance(config, GPTConfig):
-        return lambda m, batch: lm_loss(m(batch[0], check_ids=batch[0].device.type == "cpu"), batch[-1],
-                                        label_smoothing)
+        return lambda m, batch: lm_loss(m(batch[0], check_ids=check_ids), batch[-1], label_smoothing)
     return lambda m, batch: lm_loss(m(*batch[:-1]), batch[-1], label_smoothing)
 
 
@@ -572,7 +574,7 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
     model.to(device)
     d_model = model.config.d_model
     check_ids = loss_fn is None  # the default loss reads the batch as check_batch_ids does
-    loss_fn = loss_fn or default_loss_fn(model, cfg.label_smoothing)
+    loss_fn = loss_fn or default_loss_fn(model, cfg.label_smoothing, check_ids=False)  # checked here, on the CPU
     optimizer = configure_optimizer(model, lr_at(1, cfg, d_model), cfg.weight_decay, cfg.betas, cfg.eps, cfg.fused)
     generator = torch.Generator()  # the batches' random numbers: ours, so checkpoints can save them
 
@@ -614,8 +616,8 @@ def _train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, info: DistIn
         """6 N FLOPs per token (forward + backward), per GPU, over the GPU's peak."""
         return 6 * n_params * tokens_per_s / (peak * info.world_size) if peak else None
 
-    def checked_val_batch(i: int, generator: torch.Generator) -> Batch:
-        batch = get_val_batch(i, generator)
+    def checked_val_batch(i: int, g: torch.Generator) -> Batch:
+        batch = get_val_batch(i, g)
         if check_ids:
             check_batch_ids(model, batch)
         return batch
