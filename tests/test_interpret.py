@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 import tfm
-from tfm.interpret import head_scores, induction_score, previous_token_score, repeat_losses, repeated_tokens
+from tfm.interpret import (head_scores, induction_score, periodic_tokens, previous_token_score, repeat_losses,
+                           repeated_tokens)
 
 
 def uniform_causal(T: int) -> torch.Tensor:
@@ -114,6 +115,20 @@ def test_repeated_tokens_repeat_their_first_half():
     assert torch.equal(x, repeated_tokens(5, 9, 20, generator=torch.Generator().manual_seed(1)))
     with pytest.raises(ValueError, match="r >= 2"):
         repeated_tokens(5, 1, 20)
+
+
+def test_periodic_tokens_repeat_with_a_period_from_the_range_in_every_row():
+    x = periodic_tokens(200, 25, 4, 12, 32, generator=torch.Generator().manual_seed(5))
+    assert x.shape == (200, 25) and 0 <= x.min() and x.max() < 32
+    periods = []
+    for row in x.tolist():  # the row's period: the smallest shift that maps the row onto itself
+        periods.append(next(r for r in range(1, 25) if all(row[t] == row[t - r] for t in range(r, 25))))
+    assert all(4 <= r <= 12 for r in periods)
+    assert set(periods) == set(range(4, 13))  # every period of the range shows up in 200 rows
+    with pytest.raises(ValueError, match="r_min <= r_max"):
+        periodic_tokens(4, 25, 13, 12, 32)
+    with pytest.raises(ValueError, match="length >= 2 r_max"):
+        periodic_tokens(4, 20, 4, 12, 32)
 
 
 class Fixed(nn.Module):

@@ -35,6 +35,21 @@ def repeated_tokens(batch_size: int, r: int, vocab_size: int, generator: torch.G
     return torch.cat([half, half], dim=1)  # (B, 2r)
 
 
+def periodic_tokens(batch_size: int, length: int, r_min: int, r_max: int, vocab_size: int,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """(batch_size, length) ids: each row repeats r random tokens, with r drawn per row from r_min .. r_max.
+
+    Training data for induction: the period changes from row to row, so no head that looks a fixed
+    distance back can predict the copies; matching the current token against the past can.
+    """
+    if not 2 <= r_min <= r_max or length < 2 * r_max or batch_size <= 0 or vocab_size < 2:
+        raise ValueError(f"need 2 <= r_min <= r_max, length >= 2 r_max, batch_size > 0 and vocab_size >= 2, "
+                         f"got r_min={r_min}, r_max={r_max}, length={length}, batch_size={batch_size}, "
+                         f"vocab_size={vocab_size}")
+    r = torch.randint(r_min, r_max + 1, (batch_size, 1), generator=generator)  # (B, 1) one period per row
+    chunk = torch.randint(vocab_size, (batch_size, r_max), generator=generator)  # (B, r_max), first r used
+    return chunk.gather(1, torch.arange(length) % r)  # (B, length): token t of row b is chunk[b, t mod r_b]
+
 def previous_token_score(weights: Tensor) -> Tensor:
     """Mean attention from position t to t - 1, over t = 1 .. T-1.
 
