@@ -72,19 +72,24 @@ def _column(x: float, side: str, model: str) -> tuple[list[Box], list[tuple[str,
     return boxes, arrows, residuals, (start - 0.45, top + 0.35)
 
 
-# What travels on each arrow, for shapes=True: (B, S) ids become (B, S, d_model) vectors, ...
-SHAPES = {
-    "encoder": ["(B, S) ids", "(B, S, d_model)", "(B, S, d_model)", "(B, S, d_model)"],
-    "decoder": ["(B, T) ids", "(B, T, d_model)", "(B, T, d_model)", "(B, T, d_model)"],
-    "gpt": ["(B, T) ids", "(B, T, d_model)", "(B, T, d_model)", "(B, T, d_model)"],
-}
+# What travels on the arrows, for shapes=True: ids out of the tokenizer, vectors through the layers,
+# logits out of the linear layer. S: source length, T: target (or context) length.
+def _shape_label(side: str, i: int, n_arrows: int, into_layers: int, out_of_layers: int) -> str:
+    L = "S" if side == "encoder" else "T"
+    if i == 1:
+        return f"(B, {L}) ids"
+    if i in (2, 3, into_layers - 1, out_of_layers):
+        return f"(B, {L}, d_model)"
+    if i == n_arrows - 1 and side != "encoder":
+        return "(B, T, vocab) logits"
+    return ""
 
 
 def _draw_box(ax: plt.Axes, box: Box, lit: bool, dim: bool) -> None:
     face = HIGHLIGHT if lit else (DIM if dim else COLORS[box.kind])
     ax.add_patch(FancyBboxPatch((box.x - box.w / 2, box.y - box.h / 2), box.w, box.h, boxstyle="round,pad=0.02,rounding_size=0.08",
                                 facecolor=face, edgecolor="#b8860b" if lit else "#7f7f7f", linewidth=2.0 if lit else 0.8))
-    ax.text(box.x, box.y, box.text, ha="center", va="center", fontsize=8, weight="bold" if lit else "normal",
+    ax.text(box.x, box.y, box.text, ha="center", va="center", fontsize=9, weight="bold" if lit else "normal",
             color="#222222" if not dim or lit else "#808080")
 
 
@@ -135,10 +140,9 @@ def architecture(model: str = "encoder-decoder", highlight: Iterable[str] | str 
         _bracket(ax, x + 2.5, span, "N x" if side != "encoder" else "x N", left=side == "encoder")
         for b in boxes:
             _draw_box(ax, b, b.key in marks, bool(marks) and b.key not in marks)
+        n_layer = len(boxes) - 4 - (1 if side == "encoder" else 3 if side == "gpt" else 2)
         for i, (a, b) in enumerate(arrows):
-            label = SHAPES[side][i] if shapes and i < len(SHAPES[side]) else ""
-            if shapes and not label and a == arrows[-1][0]:
-                label = "(B, S, d_model)" if side == "encoder" else "(B, T, vocab) logits"
+            label = _shape_label(side, i, len(arrows), 4, 3 + n_layer) if shapes else ""
             _arrow(ax, placed[a], placed[b], label)
         for a, b in residuals:
             _residual(ax, placed[a], placed[b], left=side != "encoder")
@@ -173,7 +177,7 @@ def stages(model: str = "encoder-decoder") -> list[str]:
 
 
 def where_we_are(highlight: Iterable[str] | str = (), model: str = "encoder-decoder", shapes: bool = False,
-                 title: str = "", dpi: int = 72):
+                 title: str = "", dpi: int = 80):
     """The diagram as a PNG image to display at the top of a chapter (IPython's ``Image``)."""
     from IPython.display import Image
 
