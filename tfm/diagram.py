@@ -84,7 +84,7 @@ def _draw_box(ax: plt.Axes, box: Box, lit: bool, dim: bool) -> None:
     face = HIGHLIGHT if lit else (DIM if dim else COLORS[box.kind])
     ax.add_patch(FancyBboxPatch((box.x - box.w / 2, box.y - box.h / 2), box.w, box.h, boxstyle="round,pad=0.02,rounding_size=0.08",
                                 facecolor=face, edgecolor="#b8860b" if lit else "#7f7f7f", linewidth=2.0 if lit else 0.8))
-    ax.text(box.x, box.y, box.text, ha="center", va="center", fontsize=8, weight="bold" if lit else "normal",
+    ax.text(box.x, box.y, box.text, ha="center", va="center", fontsize=9, weight="bold" if lit else "normal",
             color="#222222" if not dim or lit else "#808080")
 
 
@@ -173,7 +173,7 @@ def stages(model: str = "encoder-decoder") -> list[str]:
 
 
 def where_we_are(highlight: Iterable[str] | str = (), model: str = "encoder-decoder", shapes: bool = False,
-                 title: str = "", dpi: int = 72):
+                 title: str = "", dpi: int = 80):
     """The diagram as a PNG image to display at the top of a chapter (IPython's ``Image``)."""
     from IPython.display import Image
 

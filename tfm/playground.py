@@ -134,8 +134,9 @@ def _swapped_image(names, choices, pngs, controls, widgets):
 
 def _own_text(draw, text_name: str, names, controls, choices, widgets, dpi: int):
     """A text box for the reader's own input: drawn live, so it needs a running kernel."""
+    text_label = choices[names.index(text_name)].label or text_name
     box = widgets.Text(placeholder="type your own and press Enter (needs a running kernel)",
-                       description=f"your {text_name}", continuous_update=False,
+                       description=f"your own {text_label}", continuous_update=False,
                        style={"description_width": "initial"}, layout=widgets.Layout(width="90%"))
     image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
 
