@@ -143,6 +143,8 @@ def _student_line(tb) -> str:
 
 def _describe_args(args: tuple, kwargs: dict) -> str:
     def short(a: Any) -> str:
+        if _remote(a) or (hasattr(a, "named_parameters") and callable(getattr(a, "forward", None))):
+            return f"<{type_name(a)}>"  # a module: its repr is many lines
         shape = getattr(a, "shape", None)
         if shape is not None:
             return f"<tensor of shape {tuple(shape)}>"
