@@ -302,7 +302,9 @@ class Link:
                     code = self.proc.wait(timeout=2)
                 except subprocess.TimeoutExpired:
                     code = "still running"
-            how = f"killed by signal {signal.Signals(-code).name}" if isinstance(code, int) and code < 0 \
+            if isinstance(code, int) and self.isolation == "bwrap" and 128 < code < 128 + 65:
+                code = 128 - code  # bubblewrap exits with 128 + the signal that killed the worker
+            how = f"killed by signal {_signal_name(-code)}" if isinstance(code, int) and code < 0 \
                 else f"exit code {code}"
             tail = "".join(self.output_tail).strip()[-300:]
             raise self._gone("error", f"the notebook could not be run to the end: its worker process ended "
@@ -414,6 +416,13 @@ class Link:
         if not (isinstance(value, tuple) and len(value) == 2):
             raise checks.WrongType("the worker sent no (output, gradient) pair")
         return value
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _kill_marked(marker: str) -> None:
