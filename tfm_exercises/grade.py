@@ -177,8 +177,11 @@ def _boot(paths: list[str], memory_mb: int) -> str:
     """The worker's first lines: its memory limit (before torch is imported), its import path, then main()."""
     return ("import resource, sys\n"
             f"limit = {memory_mb} * 1024 * 1024\n"
-            "if limit > 0:\n"
-            "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+            "try:\n"
+            "    if limit > 0:\n"
+            "        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+            "except (ValueError, OSError):\n"
+            "    pass  # macOS does not limit the address space\n"
             f"sys.path[:0] = {paths!r}\n"
             "from tfm_exercises.worker import main\n"
             "sys.exit(main(ANSWER_FD))\n")

@@ -40,6 +40,10 @@ class Closed(WireError):
     """The other side closed the pipe (the worker exited or was killed)."""
 
 
+class TooLarge(WireError):
+    """A message over MAX_MESSAGE bytes (nothing was sent)."""
+
+
 class Timeout(WireError):
     """No answer within the time limit."""
 
@@ -50,6 +54,8 @@ class Timeout(WireError):
 
 def send(fd: int, message: dict) -> None:
     body = json.dumps(message, allow_nan=True).encode("utf-8")
+    if len(body) > MAX_MESSAGE:
+        raise TooLarge(f"{len(body):,} bytes (the limit is {MAX_MESSAGE:,})")
     data = struct.pack(">I", len(body)) + body
     view = memoryview(data)
     while view:
