@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import HERE, checks, load_index, wire
-from .runner import feedback, load_cases, run_case
+from .runner import load_cases, run_case
 
 TIMEOUT = 600  # seconds for the whole notebook
 CELL_TIMEOUT = 60  # seconds for one cell of the submission
