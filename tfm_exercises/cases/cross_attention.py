@@ -8,10 +8,22 @@ def test_shape(cross_attention):
     """(B, T, d_model) decoder states and (B, S, d_model) memory give (B, T, d_model)"""
     import torch
     import tfm
-    from tfm_exercises.checks import WrongShape, call, check, tensor
+    from tfm_exercises.checks import CodeRaised, Mistake, WrongShape, call, check, close, tensor
     mha = tfm.MultiHeadAttention(16, 4).eval()
+    y, memory = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
     with torch.no_grad():
-        out = tensor(call(cross_attention, mha, torch.randn(2, 3, 16), torch.randn(2, 5, 16)), "the output")
+        try:
+            out = tensor(call(cross_attention, mha, y, memory), "the output")
+        except CodeRaised:  # T != S here: does it run, as one known mistake, when they are equal?
+            y = torch.randn(2, 5, 16)
+            try:
+                same_length = call(cross_attention, mha, y, memory)
+            except CodeRaised:
+                same_length = None
+            check(not close(same_length, mha(y, y, memory)), "the keys come from y: keys and values both come from "
+                  "the encoder output (memory); with keys from the decoder's T positions and values from the "
+                  "source's S positions the shapes only fit when T == S", Mistake)
+            raise
     check(tuple(out.shape) == (2, 3, 16), f"expected shape (2, 3, 16) (one vector per decoder position), "
           f"got {tuple(out.shape)}", WrongShape)
 

@@ -99,7 +99,7 @@ def test_memory_mask(DecoderLayer):
     copy_weights(layer, reference, names)
     src = torch.tensor([[5, 6, 7, 0], [5, 6, 7, 8], [5, 0, 0, 0]])
     mask = tfm.padding_mask(src, 0)
-    y, memory = torch.randn(3, rng().randint(1, 8), d), torch.randn(3, 4, d)
+    y, memory = torch.randn(3, rng().randint(2, 8), d), torch.randn(3, 4, d)  # T > 1: a causal mask matters
     with torch.no_grad():
         compare(call(layer, y, memory, mask, name="DecoderLayer.forward"),
                 reference(y, memory, memory_mask=mask, is_causal=True), "your output with a memory mask",
