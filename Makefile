@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := book/node_modules/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg
 
-.PHONY: book test test-package demo bench chromium clean
+.PHONY: book test test-package demo bench chromium sandbox clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -29,6 +29,12 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The grader's sandbox (tfm_exercises.grade runs each submission under bubblewrap on Linux).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
 
 # Every test: the package's tests, every chapter re-run by nbval (stale outputs fail), and the
 # built book opened in headless Chromium (tests/test_book_browser.py).
