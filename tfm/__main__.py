@@ -189,7 +189,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def _train_config(args: argparse.Namespace, defaults: dict, steps: int, betas: tuple[float, float], d_model: int):
-    from .train import TrainConfig
+    from .train import TrainConfig, fused_adamw_available
 
     lr = _option(args, "lr", defaults)
     warmup = _option(args, "warmup", defaults)
@@ -201,7 +201,8 @@ def _train_config(args: argparse.Namespace, defaults: dict, steps: int, betas: t
         weight_decay=_option(args, "weight_decay", defaults), betas=betas, label_smoothing=args.label_smoothing,
         grad_clip=args.grad_clip or None, eval_interval=_option(args, "eval_interval", defaults),
         eval_batches=args.eval_batches, checkpoint=args.checkpoint, checkpoint_interval=args.checkpoint_interval,
-        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile, fused=True,
+        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
+        fused=True if fused_adamw_available("cpu") else None,  # None: fused on CUDA only (torch < 2.4)
         progress=not args.no_progress)
 
 
