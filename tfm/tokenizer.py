@@ -80,6 +80,36 @@ def _read_json(path: str | Path, kind: str) -> dict:
     return data
 
 
+def _count_pairs(words: list[list[int]], freqs: list[int]) -> tuple[Counter, defaultdict]:
+    """Counts of adjacent pairs (weighted by word frequency), and the words that hold each pair."""
+    pair_counts: Counter[tuple[int, int]] = Counter()
+    where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
+    for i, w in enumerate(words):
+        for pair in zip(w, w[1:]):
+            pair_counts[pair] += freqs[i]
+            where[pair].add(i)
+    return pair_counts, where
+
+
+def _recount(words: list[list[int]], freqs: list[int], pair_counts: Counter, where: defaultdict,
+             pair: tuple[int, int], new_id: int) -> set[tuple[int, int]]:
+    """Merge ``pair`` in the words that hold it, updating the counts in place; the pairs whose count changed."""
+    changed = set()
+    for i in where.pop(pair):
+        old, new = words[i], _merge(words[i], pair, new_id)
+        if len(new) == len(old):
+            continue  # stale: this word no longer holds the pair
+        for p in zip(old, old[1:]):
+            pair_counts[p] -= freqs[i]
+            changed.add(p)
+        for p in zip(new, new[1:]):
+            pair_counts[p] += freqs[i]
+            where[p].add(i)
+            changed.add(p)
+        words[i] = new
+    return changed
+
+
 class _Tokenizer:
     """What both tokenizers share: special-token ids and input checks."""
 
@@ -239,12 +269,7 @@ class BPETokenizer(_Tokenizer):
         words = [[n + b for b in tok._utf8(w)] for w in word_counts]
         freqs = list(word_counts.values())
         # 2. Count adjacent pairs (weighted by word frequency), and remember which words hold each.
-        pair_counts: Counter[tuple[int, int]] = Counter()
-        where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
-        for i, w in enumerate(words):
-            for pair in zip(w, w[1:]):
-                pair_counts[pair] += freqs[i]
-                where[pair].add(i)
+        pair_counts, where = _count_pairs(words, freqs)
         # 3. A max-heap of (-count, pair). Counts change as we merge, so entries can go
         #    stale; we push fresh ones and skip stale ones when popped ("lazy deletion").
         heap = [(-c, p) for p, c in pair_counts.items()]
@@ -260,20 +285,7 @@ class BPETokenizer(_Tokenizer):
                 a, b = tok.id_to_token(pair[0]), tok.id_to_token(pair[1])
                 print(f"merge {new_id - n - 255:4d}: {a!r} + {b!r} -> {new_id} "
                       f"({-neg_count} times)")
-            # Re-count pairs only in the words that contain the merged pair.
-            changed = set()
-            for i in where.pop(pair):
-                old, new = words[i], _merge(words[i], pair, new_id)
-                if len(new) == len(old):
-                    continue  # stale: this word no longer holds the pair
-                for p in zip(old, old[1:]):
-                    pair_counts[p] -= freqs[i]
-                    changed.add(p)
-                for p in zip(new, new[1:]):
-                    pair_counts[p] += freqs[i]
-                    where[p].add(i)
-                    changed.add(p)
-                words[i] = new
+            changed = _recount(words, freqs, pair_counts, where, pair, new_id)
             for p in changed:
                 if pair_counts[p] > 0:
                     heapq.heappush(heap, (-pair_counts[p], p))
