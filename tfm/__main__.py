@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-SEQ2SEQ_TASKS = ("reverse", "copy", "sort", "addition", "numbers")
+from .tasks import SEQ2SEQ_TASKS
+
 TASKS = SEQ2SEQ_TASKS + ("chars",)
 
 # Per-task defaults; every one can be overridden on the command line. The seq2seq ones are

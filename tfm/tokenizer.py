@@ -1,12 +1,14 @@
 """Tokenizers: text -> list of integer ids -> text.
 
+* Vocab: a fixed symbol table (characters or whole words) for the generated seq2seq tasks.
 * CharTokenizer: one id per character. Tiny vocabulary, long sequences.
 * BPETokenizer: byte-level Byte Pair Encoding (the GPT-2 idea). It starts from the
   256 possible bytes, so *any* string can be encoded, then learns to merge frequent
   neighbouring tokens into new tokens, which makes sequences shorter.
 
-Both give the first ids to the special tokens (<pad>=0, <bos>=1, <eos>=2, <unk>=3
-by default) and save/load themselves as small JSON files.
+All give the first ids to the special tokens (<pad>=0, <bos>=1, <eos>=2, <unk>=3
+by default; this module is their one home); the two tokenizers save/load themselves as
+small JSON files.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ import json
 import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(len(SPECIAL_TOKENS))  # their ids by default, and in every Vocab
 FORMAT_VERSION = 1  # bump when the JSON layout changes
 
 # GPT-2 style pre-tokenization, written for the stdlib `re` (which has no \p{L}).
@@ -155,17 +158,61 @@ class _Tokenizer:
         return out
 
 
-class CharTokenizer(_Tokenizer):
+class _SymbolTable(_Tokenizer):
+    """A fixed table: the special tokens take the first ids, then ``symbols`` in order."""
+
+    def __init__(self, symbols: Iterable[str], special_tokens: Iterable[str]):
+        super().__init__(special_tokens)
+        self.symbols = [s for s in dict.fromkeys(symbols) if s not in self.special_to_id]  # no duplicates
+        self.itos: list[str] = self.special_tokens + self.symbols  # id -> string
+        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}  # string -> id
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+
+class Vocab(_SymbolTable):
+    """The symbol <-> id table of a generated task: the 4 special tokens, then the task's symbols.
+
+    Symbols are characters or whole words; decoding stops at <eos> (outputs of a model).
+    """
+
+    def __init__(self, symbols: Sequence[str], sep: str = "") -> None:
+        super().__init__(symbols, SPECIAL_TOKENS)
+        self.sep = sep  # what decode() puts between symbols: "" for characters, " " for words
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} symbols: {self.symbols[:12]}...)"
+
+    def encode(self, symbols: str | Sequence[str]) -> list[int]:
+        """A str is read as 1-character symbols, a list as whole symbols (words). Adds no bos/eos."""
+        return [self.stoi.get(s, self.unk_id) for s in symbols]
+
+    def tokens(self, ids: Iterable[int]) -> list[str]:
+        """ids -> symbols, stopping at the first eos and skipping the other special tokens."""
+        out = []
+        for i in (ids.tolist() if hasattr(ids, "tolist") else ids):
+            if i == self.eos_id:
+                break
+            if i >= len(self.special_tokens):
+                out.append(self.itos[i])
+        return out
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """ids -> text: :meth:`tokens` joined with ``self.sep``."""
+        return self.sep.join(self.tokens(ids))
+
+
+class CharTokenizer(_SymbolTable):
     """One token per character: ids = special tokens, then the known characters."""
 
     def __init__(self, chars: Iterable[str], special_tokens: Iterable[str] = SPECIAL_TOKENS):
-        super().__init__(special_tokens)
-        self.chars = list(dict.fromkeys(chars))  # drop duplicates, keep order
-        if not all(isinstance(c, str) and len(c) == 1 for c in self.chars):
+        chars = list(dict.fromkeys(chars))  # drop duplicates, keep order
+        if not all(isinstance(c, str) and len(c) == 1 for c in chars):
             raise ValueError("chars must be single-character strings")
-        n = len(self.special_tokens)
-        self.stoi = {c: n + i for i, c in enumerate(self.chars)}  # string -> id
-        self.itos = self.special_tokens + self.chars  # id -> string
+        super().__init__(chars, special_tokens)
+        self.chars = self.symbols
 
     @classmethod
     def train(cls, texts: str | Iterable[str],
@@ -174,10 +221,6 @@ class CharTokenizer(_Tokenizer):
         return cls(sorted(set("".join(_as_texts(texts)))), special_tokens)
 
     from_texts = train
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Characters not seen in training become <unk>."""
