@@ -24,7 +24,7 @@ EXPECTED = {
               "attn_didactic_over_fused_mask", "attn_saved_bytes_didactic", "attn_saved_bytes_fused_causal",
               "attn_memory_ratio"],
 }
-# the two implementations compute the same function (tfm's weights are copied into the peer)
+# the two implementations compute the same function (tfm takes the peer's weights through tfm.interop)
 MAX_DIFF_KEYS = {"gpt_vs_hf": "max_logit_diff", "transformer_vs_torch": "max_logit_diff", "cache": "attn_max_diff"}
 
 
