@@ -75,11 +75,11 @@ def quiet(**kw) -> TrainConfig:
 # ---- the training step ----
 
 @pytest.mark.parametrize("kind", ["gpt", "transformer"])
-def test_training_reads_nothing_back_between_log_intervals(kind, monkeypatch):
+def test_training_reads_nothing_back_between_log_intervals(kind, device, monkeypatch):
     """In the steady state a step reads no value of a tensor that is on the device: the losses are
     read back together every log_interval steps (and at the last step). Reads of the CPU batch
     before it moves to the device (the id check, the target count) cost the GPU nothing."""
-    monkeypatch.setattr(tfm.device, "can_peek", lambda t: False)  # the GPU's path of attention and masks
+    monkeypatch.setattr(tfm.device, "can_peek", lambda t: False)  # on the CPU: the GPU's path of attention
     task = make_task("reverse", 200, 0, seed=0, max_len=6)
     data = torch.randint(0, 20, (500,), generator=torch.Generator().manual_seed(0))
     if kind == "gpt":
@@ -99,7 +99,7 @@ def test_training_reads_nothing_back_between_log_intervals(kind, monkeypatch):
 
     monkeypatch.setattr(tfm.loop, "to_device", moved)
     with reads_from_tfm(lambda: state["step"] if state["on_device"] else None) as reads:
-        result = train(model, batch, quiet(log_interval=5))
+        result = train(model, batch, quiet(log_interval=5, device=device.type))
     assert sorted({step for step, _, _ in reads}) == [5, 10, 12], reads  # the flushes, and nothing else
     assert {(fn, file) for _, fn, file in reads} == {("flush", "loop.py")}, reads
     assert len(result.losses) == 12 and len(set(result.losses)) == 12
@@ -171,6 +171,32 @@ def test_random_states_load_onto_the_cpu_whatever_the_map_location(tmp_path):
     assert torch.equal(torch.get_rng_state(), load_checkpoint(path)["rng"]["torch"])
 
 
+def test_ctrl_c_on_the_device_resumes_exactly(device, tmp_path):
+    """Ctrl-C (here raised by the batch function at step 6), then a resume in a new model: the
+    losses of the uninterrupted run, dropout included. On CUDA the checkpoint's random states
+    come back from the GPU run and are restored onto the CPU and the GPU."""
+    data = torch.randint(0, 20, (400,), generator=torch.Generator().manual_seed(0))
+    cfg = quiet(steps=10, device=device.type, checkpoint=str(tmp_path / "c.pt"), amp="off")
+
+    def get_batch(step, g):
+        return tfm.data.get_lm_batch(data, 8, 4, g)
+
+    def interrupted(step, g):
+        if step == 6:
+            raise KeyboardInterrupt
+        return get_batch(step, g)
+
+    full = train(tiny_gpt(dropout=0.2), get_batch, TrainConfig(**{**cfg.to_dict(), "checkpoint": None}))
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_gpt(dropout=0.2), interrupted, cfg)
+    assert load_checkpoint(cfg.checkpoint)["step"] == 5
+    resumed = train(tiny_gpt(dropout=0.2), get_batch, cfg, resume=True)
+    assert resumed.start_step == 5
+    torch.testing.assert_close(resumed.losses, full.losses, rtol=1e-5, atol=1e-6)  # CUDA: atomics may round
+    if device.type == "cpu":
+        assert resumed.losses == full.losses
+
+
 def test_saving_leaves_the_umask_alone(tmp_path, monkeypatch):
     """The umask is process-wide: setting it, even for a moment, races with other threads'
     new files. The checkpoint still gets a normal file's mode (0o666 minus the umask)."""
@@ -203,49 +229,50 @@ def test_fused_adamw_on_the_cpu_needs_torch_2_4(monkeypatch):
 
 # ---- generation ----
 
-def test_generated_ids_can_be_trained_on():
+def test_generated_ids_can_be_trained_on(device):
     """Inference tensors cannot be saved for backward: generated ids used to be such tensors."""
-    gpt = tiny_gpt()
-    out = gpt.generate(torch.tensor([[1, 2, 3]]), 4)
+    gpt = tiny_gpt().to(device)
+    out = gpt.generate(torch.tensor([[1, 2, 3]], device=device), 4)
     assert not out.is_inference()
     lm_loss(gpt(out[:, :-1]), out[:, 1:]).backward()  # a training step on the model's own text
     task = make_task("reverse", 100, 0, seed=0, max_len=6)
-    model = tiny_transformer(task)
-    src = torch.tensor([[4, 5, 6]])
+    model = tiny_transformer(task).to(device)
+    src = torch.tensor([[4, 5, 6]], device=device)
     for ids in (greedy_decode(model, src, 4), beam_search(model, src, 2, 4), model.generate(src, 4)):
         assert not ids.is_inference()
         seq2seq_loss(model(src, ids[:, :-1]), ids[:, 1:], pad_id=0).backward()
 
 
-def test_beam_search_reads_back_once_per_step_not_per_beam(monkeypatch):
+def test_beam_search_reads_back_once_per_step_not_per_beam(device, monkeypatch):
     monkeypatch.setattr(tfm.device, "can_peek", lambda t: False)
     task = make_task("reverse", 100, 0, seed=0, max_len=6)
-    model = tiny_transformer(task).eval()
-    src = torch.randint(4, len(task.src_vocab), (8, 5), generator=torch.Generator().manual_seed(0))
+    model = tiny_transformer(task).eval().to(device)
+    src = torch.randint(4, len(task.src_vocab), (8, 5), generator=torch.Generator().manual_seed(0)).to(device)
     with reads_from_tfm() as reads:
         out = beam_search(model, src, beam_size=4, max_new_tokens=10)
     assert out.size(0) == 8
     entry = [r for r in reads if r[1] == "check_tokens"]
     assert len(entry) == 2  # the ids' min and max, once, where the source enters
     assert len(reads) - len(entry) <= 10 + 1, reads  # then at most one per step (all finished?), one at the end
+    assert torch.equal(out.cpu(), beam_search(model.cpu(), src.cpu(), beam_size=4, max_new_tokens=10))
 
 
-def test_gpt_generation_past_the_window_does_not_rebuild_the_cache(monkeypatch):
+def test_gpt_generation_past_the_window_does_not_rebuild_the_cache(device, monkeypatch):
     """Once the window is full every step re-runs the whole window (learned absolute positions):
     a cache would be rebuilt at each step for nothing. Tokens equal the uncached run."""
-    gpt = tiny_gpt()  # max_len 8
+    gpt = tiny_gpt().to(device)  # max_len 8
     made = []
     real = gpt.decoder.new_cache
     monkeypatch.setattr(gpt.decoder, "new_cache", lambda: (made.append(1), real())[1])
-    idx = torch.tensor([[1, 2, 3]])
+    idx = torch.tensor([[1, 2, 3]], device=device)
     cached = gpt.generate(idx, 12)
     assert len(made) == 1
     assert torch.equal(cached, gpt.generate(idx, 12, use_cache=False))
 
 
-def test_top_p_sums_probabilities_in_float32():
+def test_top_p_sums_probabilities_in_float32(device):
     """A bf16 running sum stalls (0.25 + 0.001 rounds back to 0.25), so top-p kept far too many tokens."""
-    logits = torch.zeros(1, 1000)
+    logits = torch.zeros(1, 1000, device=device)
     kept32 = filter_logits(logits, top_p=0.5).isfinite().sum()
     kept16 = filter_logits(logits.bfloat16(), top_p=0.5).isfinite().sum()
     assert kept32 == 500 and kept16 == kept32
