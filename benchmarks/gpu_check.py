@@ -5,8 +5,8 @@
 
 The checks, each timed and summed up in one table (and a JSON file for the performance appendix):
 
-1. ``tests``: the package's device tests on CUDA (``pytest tests -k cuda``: the tests that take
-   the ``device`` fixture run once on the CPU and once on CUDA).
+1. ``tests``: the package's device tests on CUDA (the tests that take the ``device`` fixture run
+   once on the CPU and once on CUDA), with the loop's and generation's tests (``--all-tests``: all).
 2. ``char_gpt``: a character GPT trained with bf16 autocast and ``torch.compile``: tokens/s and
    MFU of the steady state (a first run compiles; the measured run resumes from its checkpoint).
 3. ``flash``: the fused flash-attention kernel really runs GPT's attention (forward and backward
@@ -83,18 +83,24 @@ def new_gpt(ctx: argparse.Namespace, vocab: int, dropout: float = 0.0) -> tfm.GP
 
 # ---- the checks: each returns a dict of numbers, raises Skip, or fails with an exception ----
 
+# The tests that take the ``device`` fixture (CPU and CUDA), and the loop's and generation's tests,
+# which on a GPU machine also go through the CUDA branches (CUDA random states, fused AdamW's default).
+DEVICE_TEST_FILES = ("test_gpu_paths.py", "test_generate.py", "test_train.py")
+
+
 def check_tests(ctx: argparse.Namespace) -> dict:
     if not ctx.cuda:
-        raise Skip("no CUDA: the tests' CUDA variants (pytest -k cuda) exist only where a GPU is")
+        raise Skip("no CUDA: the tests' CUDA variants (the device fixture's 'cuda') exist only where a GPU is")
     if ctx.quick:
         raise Skip("--quick")
-    cmd = [sys.executable, "-m", "pytest", "tests", "-q", "-x", "-k", "cuda", "-p", "no:cacheprovider"]
+    files = ["tests"] if ctx.all_tests else [f"tests/{name}" for name in DEVICE_TEST_FILES]
+    cmd = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900 if ctx.all_tests else 360)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|error)", summary)}
     if proc.returncode != 0:
-        raise RuntimeError(f"pytest -k cuda: {summary}\n{proc.stdout[-3000:]}")
+        raise RuntimeError(f"pytest {' '.join(files)}: {summary}\n{proc.stdout[-3000:]}")
     return {"passed": counts.get("passed", 0), "summary": summary}
 
 
@@ -254,6 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds (no test run, no compile)")
     p.add_argument("--only", nargs="+", choices=list(CHECKS), help="run only these checks")
+    p.add_argument("--all-tests", action="store_true", help="the whole test suite, not only the device tests "
+                   "(a few more minutes)")
     p.add_argument("--output", type=Path, default=None,
                    help=f"JSON summary (default on a GPU: {RESULTS.relative_to(ROOT)}; elsewhere none)")
     ctx = p.parse_args(argv)

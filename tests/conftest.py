@@ -14,7 +14,7 @@ def seed_and_one_thread():
 
 
 # Where the device tests run: the CPU always, and CUDA where there is a GPU. On a GPU machine
-# ``pytest -k cuda`` runs just those (benchmarks/gpu_check.py does).
+# ``pytest -k cuda`` runs just those (benchmarks/gpu_check.py runs the files that use them).
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
