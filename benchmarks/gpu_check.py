@@ -110,7 +110,8 @@ def check_char_gpt(ctx: argparse.Namespace) -> dict:
     notes = [] if compile_ else ["torch.compile skipped: CUDA only here (inductor's CPU build is slow)"]
     model = new_gpt(ctx, tok.vocab_size)
     ckpt = Path(ctx.tmp) / "char_gpt.pt"
-    cfg = TrainConfig(steps=s["warm"], batch_size=s["batch"], lr=1e-3, warmup_steps=10, betas=(0.9, 0.95),
+    cfg = TrainConfig(steps=s["warm"], batch_size=s["batch"], lr=1e-3, schedule="constant", warmup_steps=10,
+                      betas=(0.9, 0.95),
                       weight_decay=0.1, eval_interval=0, eval_batches=4, device=ctx.device, amp="bf16",
                       compile=compile_, checkpoint=str(ckpt), progress=False, seed=0)
     get_batch = lambda step, g: get_lm_batch(train_data, s["block"], s["batch"], g)  # noqa: E731
