@@ -2,7 +2,8 @@
 
 A CPU test cannot see a GPU wait, but it can count the places where Python reads a tensor's
 value (``.item()``, ``.tolist()``, ``bool(t)`` ...): on a GPU each one makes the CPU wait until
-the GPU has finished everything queued before it. Each test here failed before its fix.
+the GPU has finished everything queued before it. Each test here failed before its fix. Tests
+that take the ``device`` fixture also run on CUDA where there is a GPU (benchmarks/gpu_check.py).
 """
 from __future__ import annotations
 
@@ -98,10 +99,15 @@ def test_training_reads_nothing_back_between_log_intervals(kind, device, monkeyp
         return real_to_device(tensors, device)
 
     monkeypatch.setattr(tfm.loop, "to_device", moved)
-    with reads_from_tfm(lambda: state["step"] if state["on_device"] else None) as reads:
+    with reads_from_tfm(lambda: (state["step"], state["on_device"])) as all_reads:
         result = train(model, batch, quiet(log_interval=5, device=device.type))
+    reads = [(step, fn, file) for (step, on_device), fn, file in all_reads if on_device]
     assert sorted({step for step, _, _ in reads}) == [5, 10, 12], reads  # the flushes, and nothing else
     assert {(fn, file) for _, fn, file in reads} == {("flush", "loop.py")}, reads
+    # The ids are checked once, where the batch enters (its min and max per id tensor), not again
+    # by the model: 1 tensor of ids for the GPT, 2 (src, tgt_in) for the encoder-decoder.
+    checks = [step for (step, on_device), fn, _ in all_reads if fn == "check_tokens"]
+    assert checks == sorted([step for step in range(1, 13)] * 2 * (1 if kind == "gpt" else 2))
     assert len(result.losses) == 12 and len(set(result.losses)) == 12
 
 
