@@ -7,8 +7,9 @@ block 64, batch 12, vocabulary 65, dropout 0, MLP 512, tied output layer).
 2. cached greedy generation of --new-tokens tokens: tfm ``GPT.generate`` vs HF
    ``generate(do_sample=False, use_cache=True)`` and vs a bare HF loop over the cache.
 
-HF gets tfm's weights (copied), so both compute the same function: the script prints the
-largest logit difference and whether both generate the same tokens. Nothing is downloaded.
+tfm gets HF's weights (``tfm.interop.from_hf_gpt2``), so both compute the same function: the
+script prints the largest logit difference and whether both generate the same tokens.
+Nothing is downloaded.
 
     python benchmarks/bench_gpt_vs_hf.py [--threads 2] [--repeats 40]
 """
@@ -24,12 +25,7 @@ from benchutils import (add_common_args, environment, median, print_json, print_
                     timing_rows)
 
 import tfm
-
-
-def build_tfm(args) -> tfm.GPT:
-    cfg = tfm.GPTConfig(vocab_size=args.vocab, max_len=args.block, n_layers=args.layers, d_model=args.width,
-                        n_heads=args.heads, d_ff=4 * args.width, dropout=0.0)
-    return tfm.GPT(cfg)
+from tfm.interop import from_hf_gpt2
 
 
 def build_hf(args):
@@ -41,30 +37,6 @@ def build_hf(args):
     model = GPT2LMHeadModel._from_config(cfg, attn_implementation="sdpa")  # random weights, no download
     model.generation_config.pad_token_id = 0  # no eos: generation always makes --new-tokens tokens
     return model
-
-
-@torch.no_grad()
-def copy_weights(src: tfm.GPT, dst) -> None:
-    """Load tfm's parameters into HF GPT-2 (its Conv1D stores weights transposed, Q K V fused)."""
-    t = dst.transformer
-    t.wte.weight.copy_(src.tok_emb.weight)  # lm_head is tied to wte
-    t.wpe.weight.copy_(src.pos_emb.weight)
-    for layer, block in zip(src.decoder.layers, t.h):
-        a, ff = layer.self_attn, layer.ff
-        block.ln_1.weight.copy_(layer.res_self.norm.weight)
-        block.ln_1.bias.copy_(layer.res_self.norm.bias)
-        block.attn.c_attn.weight.copy_(torch.cat([a.w_q.weight, a.w_k.weight, a.w_v.weight]).T)
-        block.attn.c_attn.bias.copy_(torch.cat([a.w_q.bias, a.w_k.bias, a.w_v.bias]))
-        block.attn.c_proj.weight.copy_(a.w_o.weight.T)
-        block.attn.c_proj.bias.copy_(a.w_o.bias)
-        block.ln_2.weight.copy_(layer.res_ff.norm.weight)
-        block.ln_2.bias.copy_(layer.res_ff.norm.bias)
-        block.mlp.c_fc.weight.copy_(ff.linear1.weight.T)
-        block.mlp.c_fc.bias.copy_(ff.linear1.bias)
-        block.mlp.c_proj.weight.copy_(ff.linear2.weight.T)
-        block.mlp.c_proj.bias.copy_(ff.linear2.bias)
-    t.ln_f.weight.copy_(src.decoder.norm.weight)
-    t.ln_f.bias.copy_(src.decoder.norm.bias)
 
 
 def hf_manual_generate(model, idx: torch.Tensor, new_tokens: int) -> torch.Tensor:
@@ -98,8 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--prompt + --new-tokens must be <= --block")
     setup(args)
 
-    ours, hf = build_tfm(args), build_hf(args)
-    copy_weights(ours, hf)
+    hf = build_hf(args)
+    ours = from_hf_gpt2(hf)  # the same weights, converted by tfm.interop
     x = torch.randint(0, args.vocab, (args.batch, args.block))
     y = torch.randint(0, args.vocab, (args.batch, args.block))
     ours.eval(), hf.eval()

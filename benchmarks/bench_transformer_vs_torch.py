@@ -7,8 +7,8 @@ the rows are padded) for encoder self-attention and for cross-attention. Both ru
 mode with the same dropout; a step is zero_grad + forward + cross-entropy + backward.
 
 ``nn.Transformer`` always ends each stack with a LayerNorm, so tfm is built with
-``final_norm=True`` to compute the same function; the script copies tfm's weights into the
-peer and prints the largest logit difference in eval mode.
+``final_norm=True`` to compute the same function; tfm takes the peer's weights (the stacks
+through ``tfm.interop.from_torch``) and the script prints the largest logit difference in eval mode.
 
     python benchmarks/bench_transformer_vs_torch.py [--threads 2] [--layers 2] [--repeats 40]
 """
@@ -26,6 +26,7 @@ from benchutils import (add_common_args, environment, median, print_json, print_
 from torch import nn
 
 import tfm
+from tfm.interop import from_torch
 
 PAD = 0
 
@@ -61,39 +62,15 @@ class TorchSeq2Seq(nn.Module):
 
 
 @torch.no_grad()
-def copy_weights(src: tfm.Transformer, dst: TorchSeq2Seq) -> None:
-    """Load tfm's parameters into the nn.Transformer peer (its attention packs W_Q, W_K, W_V)."""
-    def attn(a: tfm.MultiHeadAttention, m: nn.MultiheadAttention) -> None:
-        m.in_proj_weight.copy_(torch.cat([a.w_q.weight, a.w_k.weight, a.w_v.weight]))
-        m.in_proj_bias.copy_(torch.cat([a.w_q.bias, a.w_k.bias, a.w_v.bias]))
-        m.out_proj.weight.copy_(a.w_o.weight)
-        m.out_proj.bias.copy_(a.w_o.bias)
-
-    def norm(a, m) -> None:
-        m.weight.copy_(a.weight)
-        m.bias.copy_(a.bias)
-
-    def ff(a, m) -> None:
-        norm(a.linear1, m.linear1)
-        norm(a.linear2, m.linear2)
-
-    dst.src_embed.weight.copy_(src.src_embed.weight)
-    dst.tgt_embed.weight.copy_(src.tgt_embed.weight)
-    norm(src.output, dst.output)
-    for a, m in zip(src.encoder.layers, dst.transformer.encoder.layers):
-        attn(a.self_attn, m.self_attn)
-        ff(a.ff, m)
-        norm(a.res_attn.norm, m.norm1)
-        norm(a.res_ff.norm, m.norm2)
-    for a, m in zip(src.decoder.layers, dst.transformer.decoder.layers):
-        attn(a.self_attn, m.self_attn)
-        attn(a.cross_attn, m.multihead_attn)
-        ff(a.ff, m)
-        norm(a.res_self.norm, m.norm1)
-        norm(a.res_cross.norm, m.norm2)
-        norm(a.res_ff.norm, m.norm3)
-    norm(src.encoder.norm, dst.transformer.encoder.norm)
-    norm(src.decoder.norm, dst.transformer.decoder.norm)
+def take_weights(ours: tfm.Transformer, peer: TorchSeq2Seq) -> None:
+    """Give tfm the peer's weights: the two nn.Transformer stacks through ``tfm.interop.from_torch``
+    (which converts nn.TransformerEncoder/Decoder with their weights and settings), the embeddings
+    and the output layer, which have no nn.Transformer counterpart, directly."""
+    ours.encoder = from_torch(peer.transformer.encoder)
+    ours.decoder = from_torch(peer.transformer.decoder)
+    ours.src_embed.weight.copy_(peer.src_embed.weight)
+    ours.tgt_embed.weight.copy_(peer.tgt_embed.weight)
+    ours.output.load_state_dict(peer.output.state_dict())
 
 
 def make_batch(args) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
                                 pad_id=PAD, final_norm=True)
     ours = tfm.Transformer(cfg)
     peer = TorchSeq2Seq(args.vocab, args.d_model, args.heads, args.d_ff, args.layers, args.dropout, max_len)
-    copy_weights(ours, peer)
+    take_weights(ours, peer)
     src, tgt_in, tgt_out = make_batch(args)
 
     ours.eval(), peer.eval()

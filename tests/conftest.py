@@ -11,3 +11,13 @@ def seed_and_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# Where the device tests run: the CPU always, and CUDA where there is a GPU. On a GPU machine
+# ``pytest -k cuda`` runs just those (benchmarks/gpu_check.py runs the files that use them).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return torch.device(request.param)

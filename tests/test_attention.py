@@ -347,7 +347,7 @@ def test_fused_attention_without_peeking_is_the_same_function(monkeypatch, empty
     """On a GPU, fused_attention does not ask whether every query row sees a key (that would make
     the CPU wait for the GPU): it always takes the path that handles empty rows. Forced here on
     the CPU, it must give the same outputs and gradients as the written-out attention."""
-    import tfm.attention
+    import tfm.device
 
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 4, generator=g, requires_grad=True) for _ in range(3))
@@ -357,7 +357,7 @@ def test_fused_attention_without_peeking_is_the_same_function(monkeypatch, empty
         mask[1, 0, 2] = False  # query 2 of the second sequence sees nothing
     expected, _ = scaled_dot_product_attention(q, k, v, mask)
     grads_expected = torch.autograd.grad(expected.square().sum(), (q, k, v))
-    monkeypatch.setattr(tfm.attention, "can_peek", lambda t: False)
+    monkeypatch.setattr(tfm.device, "can_peek", lambda t: False)
     out = fused_attention(q, k, v, mask)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(torch.autograd.grad(out.square().sum(), (q, k, v)), grads_expected, atol=1e-5, rtol=1e-5)

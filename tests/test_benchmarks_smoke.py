@@ -24,7 +24,7 @@ EXPECTED = {
               "attn_didactic_over_fused_mask", "attn_saved_bytes_didactic", "attn_saved_bytes_fused_causal",
               "attn_memory_ratio"],
 }
-# the two implementations compute the same function (tfm's weights are copied into the peer)
+# the two implementations compute the same function (tfm takes the peer's weights through tfm.interop)
 MAX_DIFF_KEYS = {"gpt_vs_hf": "max_logit_diff", "transformer_vs_torch": "max_logit_diff", "cache": "attn_max_diff"}
 
 
@@ -104,3 +104,23 @@ def test_report_rewrites_only_the_generated_part_of_the_page(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads(results.read_text())
     assert saved["shakespeare"] == {"skipped": "--no-shakespeare"} and saved["summary"]
+
+
+def test_gpu_check_runs_on_the_cpu_and_says_what_it_skipped(tmp_path, capsys):
+    """benchmarks/gpu_check.py --quick: every check that can run on the CPU passes, the CUDA-only
+    ones say why they skip, and the JSON summary is written where asked."""
+    import gpu_check
+
+    out = tmp_path / "gpu.json"
+    report = gpu_check.main(["--quick", "--output", str(out)])
+    checks = report["checks"]
+    assert json.loads(out.read_text())["checks"].keys() == checks.keys() == set(gpu_check.CHECKS)
+    assert not [name for name, r in checks.items() if r["status"] == "failed"], checks
+    printed = capsys.readouterr().out
+    if not torch.cuda.is_available():
+        assert {"tests", "flash"} <= set(report["skipped"]) and all("CUDA" in why for why in report["skipped"].values())
+        assert "no CUDA" in printed and "skipped" in printed
+    assert checks["char_gpt"]["tokens_per_s"] > 0
+    assert checks["ctrl_c"]["stopped_after_step"] == 5 and checks["ctrl_c"]["bitwise_equal"] in (True, False)
+    assert checks["generation"]["same_tokens"] is True
+    assert 0.0 <= checks["seq2seq"]["exact_match"] <= 1.0

@@ -245,3 +245,22 @@ def test_get_lm_batch_windows_and_shift():
         get_lm_batch(torch.arange(5), block_size=5, batch_size=2)
     with pytest.raises(ValueError, match="1-D"):
         get_lm_batch(torch.zeros(2, 10, dtype=torch.long), 4, 2)
+
+
+def test_special_tokens_and_tasks_have_one_home():
+    """The special tokens live in tfm.tokenizer, the task names in tfm.tasks; the tasks' Vocab and
+    the CharTokenizer are one symbol table (they used to be two copies of it)."""
+    import tfm.__main__ as cli
+    import tfm.data as data
+    import tfm.tokenizer as tokenizer
+    from tfm.tasks import SEQ2SEQ_TASKS
+
+    assert data.Vocab is tokenizer.Vocab and data.SPECIALS is tokenizer.SPECIAL_TOKENS
+    assert [data.PAD_ID, data.BOS_ID, data.EOS_ID, data.UNK_ID] == \
+        [tokenizer.SPECIAL_TOKENS.index(t) for t in (tokenizer.PAD, tokenizer.BOS, tokenizer.EOS, tokenizer.UNK)]
+    assert data.TASKS is SEQ2SEQ_TASKS and cli.SEQ2SEQ_TASKS is SEQ2SEQ_TASKS
+    assert cli.TASKS == SEQ2SEQ_TASKS + ("chars",)
+    vocab, chars = Vocab("ab"), tokenizer.CharTokenizer("ab")
+    assert type(vocab).__mro__[1] is type(chars).__mro__[1]  # the same base class
+    assert vocab.itos == chars.itos and vocab.encode("ba") == chars.encode("ba")
+    assert (vocab.pad_id, vocab.bos_id, vocab.eos_id, vocab.unk_id) == (0, 1, 2, 3)

@@ -100,6 +100,25 @@ def test_torchrun_gives_the_losses_of_one_process_and_its_checkpoint_resumes(tmp
     assert close(resumed_losses, json.loads((tmp_path / "full.json").read_text())["losses"])
 
 
+def test_torchrun_resume_with_dropout_is_exact_on_every_rank(tmp_path):
+    """Every process's random state is in the checkpoint: with dropout, a 2-process run stopped at
+    step 6 and resumed in 2 processes gives the losses of the uninterrupted 2-process run (before,
+    rank 1 got a new dropout stream when it resumed)."""
+    args = [a if a != "0" or i == 0 or SEQ2SEQ_ARGS[i - 1] != "--dropout" else "0.2"
+            for i, a in enumerate(SEQ2SEQ_ARGS)]
+    assert args[args.index("--dropout") + 1] == "0.2"
+    ckpt = tmp_path / "ckpt.pt"
+    runs = {"part": ["--steps", "6", "--checkpoint", str(ckpt)],
+            "resumed": ["--steps", "9", "--checkpoint", str(ckpt), "--resume"], "full": ["--steps", "9"]}
+    for name, extra in runs.items():
+        proc = torchrun("-m", "tfm", *args, *extra, "--history", str(tmp_path / f"{name}.json"))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(load_checkpoint(ckpt)["rank_rngs"]) == 2
+    resumed, full = (json.loads((tmp_path / f"{n}.json").read_text())["losses"] for n in ("resumed", "full"))
+    assert len(resumed) == len(full) == 9
+    assert resumed == full  # bit for bit: the same processes, the same random numbers
+
+
 # ---- Ctrl-C under torchrun ----
 
 STEPS, STOP_AT = 8, 5  # the worker's run, and the step during which rank 1 alone gets a SIGINT

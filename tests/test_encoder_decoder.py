@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tfm import Decoder, DecoderLayer, Encoder, EncoderLayer, PositionwiseFeedForward, causal_mask
+from tfm import Decoder, DecoderLayer, Encoder, EncoderLayer, MultiHeadAttention, PositionwiseFeedForward, causal_mask
 from helpers import perturb
 from tfm.interop import from_torch, mask_from_torch
 
@@ -204,9 +204,9 @@ def test_decoder_with_cache_matches_full_forward():
     ours = from_torch(perturb(nn.TransformerDecoder(torch_decoder_layer(True), 2, norm=nn.LayerNorm(D))).eval())
     y, memory, _, _, mem_kpm = decoder_inputs()
     memory_mask = mask_from_torch(key_padding_mask=mem_kpm)
-    full = ours(y, memory, causal_mask(T), memory_mask)
+    full = ours(y, memory, self_mask=causal_mask(T), memory_mask=memory_mask)
     cache = ours.new_cache()
-    steps = [ours(y[:, t:t + 1], memory, None, memory_mask, cache=cache, is_causal=True) for t in range(T)]
+    steps = [ours(y[:, t:t + 1], memory, memory_mask=memory_mask, cache=cache, is_causal=True) for t in range(T)]
     assert_close(torch.cat(steps, dim=1), full)
     assert len(cache[0].self_attn) == T and len(cache[0].cross_attn) == S
 
@@ -222,3 +222,18 @@ def test_conversion_copies_settings_and_training_mode():
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref.parameters())
     tanh = nn.TransformerEncoderLayer(D, H, D_FF, activation=nn.GELU(approximate="tanh"), batch_first=True)
     assert from_torch(tanh).ff.activation_name == "gelu_tanh"
+
+
+def test_masks_and_flags_of_the_layers_are_keyword_only():
+    """Two masks of one type, or a flag after a mask, would be swapped silently if passed by position."""
+    dec = DecoderLayer(D, H, D_FF, dropout=0.0)
+    y, memory = torch.randn(2, T, D), torch.randn(2, S, D)
+    with pytest.raises(TypeError):
+        dec(y, memory, causal_mask(T))  # which mask? say self_mask= or memory_mask=
+    with pytest.raises(TypeError):
+        Decoder(1, D, H, D_FF)(y, memory, causal_mask(T))
+    with pytest.raises(TypeError):
+        EncoderLayer(D, H, D_FF)(y, None, True)  # return_weights=True
+    with pytest.raises(TypeError):
+        MultiHeadAttention(D, H)(y, y, y, None, True)  # return_weights=True
+    assert_close(dec(y, memory, self_mask=causal_mask(T)), dec(y, memory, is_causal=True))

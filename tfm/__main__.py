@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-SEQ2SEQ_TASKS = ("reverse", "copy", "sort", "addition", "numbers")
+from .tasks import SEQ2SEQ_TASKS
+
 TASKS = SEQ2SEQ_TASKS + ("chars",)
 
 # Per-task defaults; every one can be overridden on the command line. The seq2seq ones are
@@ -80,7 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
                "parallel): torchrun --standalone --nproc_per_node=2 -m tfm train --task chars (details in "
                "'python -m tfm train --help').")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_command(sub)
+    p = sub.add_parser("params", help="print where a published model's parameters sit",
+                       description="Count the learnable parameters of a published model size, step by step, "
+                                   "without building it.")
+    p.add_argument("--preset", required=True, metavar="NAME", help="one of: " + ", ".join(_preset_names()))
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.add_argument("--short", action="store_true", help="leave out the 'what is learned' column")
+    p.set_defaults(run=cmd_params, subparser=p)
+    return parser
 
+
+def _add_train_command(sub) -> None:
     t = sub.add_parser(
         "train", help="train a model on a toy task or on text",
         formatter_class=_HelpFormatter,
@@ -92,7 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=TRAIN_EPILOG)
     t.add_argument("--task", required=True, choices=TASKS,
                    help="seq2seq task for the encoder-decoder, or 'chars' for a character GPT")
-    g = t.add_argument_group("training")
+    _add_training_options(t.add_argument_group("training"))
+    _add_model_and_data_options(t.add_argument_group("model"), t.add_argument_group("data"))
+    _add_run_options(t.add_argument_group("run"))
+    t.set_defaults(run=cmd_train, subparser=t)
+
+
+def _add_training_options(g) -> None:
     g.add_argument("--steps", type=int, default=None, help="optimizer updates (default: task: "
                    + ", ".join(f"{k} {v}" for k, v in TASK_STEPS.items()) + ")")
     g.add_argument("--batch-size", type=int, default=None, help="examples per step (default: task)")
@@ -109,14 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed for the data, the weights and dropout")
     g.add_argument("--eval-interval", type=int, default=None, help="evaluate every N steps (default: task)")
     g.add_argument("--eval-batches", type=int, default=10, help="batches averaged for val_loss")
-    m = t.add_argument_group("model")
+
+
+def _add_model_and_data_options(m, d) -> None:
     m.add_argument("--d-model", type=int, default=None, help="width of the model (default: task)")
     m.add_argument("--layers", type=int, default=None, help="layers (encoder and decoder each; default: task)")
     m.add_argument("--heads", type=int, default=None, help="attention heads (default: task)")
     m.add_argument("--d-ff", type=int, default=None, help="feed-forward width (default: task; GPT: 4 d_model)")
     m.add_argument("--dropout", type=float, default=None, help="dropout rate (default: task)")
     m.add_argument("--pre-ln", action="store_true", help="encoder-decoder: pre-LN instead of the paper's post-LN")
-    d = t.add_argument_group("data")
     d.add_argument("--n-train", type=int, default=None, help="seq2seq: training examples (default: task)")
     d.add_argument("--n-val", type=int, default=None, help="seq2seq: held-out examples for exact match (default: task)")
     d.add_argument("--text", metavar="PATH", default=None, help="chars: train on this UTF-8 file instead of the "
@@ -124,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--block-size", type=int, default=None, help="chars: context length (default: task)")
     d.add_argument("--sample-len", type=int, default=300, help="chars: characters to sample at the end")
     d.add_argument("--prompt", default="The ", help="chars: text the sample continues (default: 'The ')")
-    r = t.add_argument_group("run")
+
+
+def _add_run_options(r) -> None:
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or mps (default: the best available)")
     r.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
                    help="bf16 autocast; auto: on CUDA only")
@@ -139,16 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--history", metavar="PATH", default=None, help="write the training loss of every step and "
                    "every evaluation (val_loss, exact_match, bleu) to this JSON file, for plots")
     r.add_argument("--no-progress", action="store_true", help="no progress bar or eval lines on stderr")
-    t.set_defaults(run=cmd_train, subparser=t)
-
-    p = sub.add_parser("params", help="print where a published model's parameters sit",
-                       description="Count the learnable parameters of a published model size, step by step, "
-                                   "without building it.")
-    p.add_argument("--preset", required=True, metavar="NAME", help="one of: " + ", ".join(_preset_names()))
-    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
-    p.add_argument("--short", action="store_true", help="leave out the 'what is learned' column")
-    p.set_defaults(run=cmd_params, subparser=p)
-    return parser
 
 
 def _preset_names() -> list[str]:
@@ -189,7 +200,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def _train_config(args: argparse.Namespace, defaults: dict, steps: int, betas: tuple[float, float], d_model: int):
-    from .train import TrainConfig
+    from .train import TrainConfig, fused_adamw_available
 
     lr = _option(args, "lr", defaults)
     warmup = _option(args, "warmup", defaults)
@@ -201,7 +212,8 @@ def _train_config(args: argparse.Namespace, defaults: dict, steps: int, betas: t
         weight_decay=_option(args, "weight_decay", defaults), betas=betas, label_smoothing=args.label_smoothing,
         grad_clip=args.grad_clip or None, eval_interval=_option(args, "eval_interval", defaults),
         eval_batches=args.eval_batches, checkpoint=args.checkpoint, checkpoint_interval=args.checkpoint_interval,
-        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile, fused=True,
+        seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
+        fused=True if fused_adamw_available("cpu") else None,  # None: fused on CUDA only (torch < 2.4)
         progress=not args.no_progress)
 
 

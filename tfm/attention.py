@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import device as _device
 from .masks import causal_mask, check_mask
 
 
@@ -43,12 +44,6 @@ def scaled_dot_product_attention(
     return weights @ v, weights  # (..., T_q, d_v): weighted sum of the values
 
 
-def can_peek(t: Tensor) -> bool:
-    """May Python read a value of ``t`` cheaply? On the CPU yes; on a GPU (or MPS) reading one, e.g.
-    ``bool(mask.all())``, makes the CPU wait until the GPU has finished all the work queued before it."""
-    return t.device.type == "cpu"
-
-
 def fused_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, dropout_p: float = 0.0, is_causal: bool = False
 ) -> Tensor:
@@ -56,7 +51,7 @@ def fused_attention(
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=is_causal)
     row_ok = mask.any(dim=-1, keepdim=True)  # (..., T_q, 1) does the row see any key?
-    if can_peek(row_ok) and bool(row_ok.all()):  # the common case, when it costs nothing to ask
+    if _device.can_peek(row_ok) and bool(row_ok.all()):  # the common case, when it costs nothing to ask
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
     # Let empty rows attend everywhere (avoids NaN in forward and backward), then zero them.
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~row_ok, dropout_p=dropout_p)
@@ -170,6 +165,7 @@ class MultiHeadAttention(nn.Module):
         key: Tensor,
         value: Tensor,
         mask: Tensor | None = None,
+        *,
         return_weights: bool = False,
         cache: KVCache | None = None,
         is_causal: bool = False,

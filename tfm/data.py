@@ -23,45 +23,12 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]  # ids 0, 1, 2, 3 in every Vocab
-PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
-TASKS = ("copy", "reverse", "sort", "addition", "numbers")
+from .tasks import SEQ2SEQ_TASKS as TASKS
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Vocab  # noqa: F401  (re-exported)
+
+SPECIALS = SPECIAL_TOKENS  # the name this module used for them
 
 Pair = tuple[list[int], list[int]]  # (src_ids, tgt_ids); tgt has no bos/eos, batching adds them
-
-
-class Vocab:
-    """A fixed symbol <-> id table: the 4 special tokens first, then the task's symbols in order."""
-
-    def __init__(self, symbols: Sequence[str], sep: str = "") -> None:
-        self.itos: list[str] = SPECIALS + [s for s in dict.fromkeys(symbols) if s not in SPECIALS]
-        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
-        self.sep = sep  # what decode() puts between symbols: "" for characters, " " for words
-        self.pad_id, self.bos_id, self.eos_id, self.unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __repr__(self) -> str:
-        return f"Vocab({len(self)} symbols: {self.itos[len(SPECIALS):][:12]}...)"
-
-    def encode(self, symbols: str | Sequence[str]) -> list[int]:
-        """A str is read as 1-character symbols, a list as whole symbols (words). Adds no bos/eos."""
-        return [self.stoi.get(s, self.unk_id) for s in symbols]
-
-    def tokens(self, ids: Sequence[int] | Tensor) -> list[str]:
-        """ids -> symbols, stopping at the first eos and skipping the other special tokens."""
-        out = []
-        for i in (ids.tolist() if isinstance(ids, Tensor) else ids):
-            if i == self.eos_id:
-                break
-            if i >= len(SPECIALS):
-                out.append(self.itos[i])
-        return out
-
-    def decode(self, ids: Sequence[int] | Tensor) -> str:
-        """ids -> text: :meth:`tokens` joined with ``self.sep``."""
-        return self.sep.join(self.tokens(ids))
 
 
 @dataclass

@@ -47,10 +47,12 @@ class DecoderLayer(nn.Module):
         self.ff = PositionwiseFeedForward(d_model, d_ff, activation, dropout=dropout, bias=bias)
         self.res_ff = ResidualNorm(d_model, dropout, norm_first, layer_norm_eps, bias)
 
-    def forward(self, y: Tensor, memory: Tensor | None = None, self_mask: Tensor | None = None,
+    def forward(self, y: Tensor, memory: Tensor | None = None, *, self_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, cache: LayerCache | None = None, is_causal: bool = False,
                 return_weights: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """y: (B, T, d_model) target side; memory: (B, S, d_model) encoder output.
+
+        Everything after ``memory`` is keyword-only: two masks of the same type are easy to swap.
 
         self_mask: bool, True = may attend, e.g. causal_mask(T) (1, 1, T, T); or pass
         ``is_causal=True``. memory_mask: e.g. padding_mask(src) (B, 1, 1, S).
@@ -60,13 +62,14 @@ class DecoderLayer(nn.Module):
         cross_cache = cache.cross_attn if cache is not None else None
 
         def self_attend(h: Tensor) -> Tensor:
-            out = self.self_attn(h, h, h, self_mask, return_weights, self_cache, is_causal)
+            out = self.self_attn(h, h, h, self_mask, return_weights=return_weights, cache=self_cache,
+                                 is_causal=is_causal)
             if return_weights:
                 out, weights["self"] = out
             return out
 
         def cross_attend(h: Tensor) -> Tensor:
-            out = self.cross_attn(h, memory, memory, memory_mask, return_weights, cross_cache)
+            out = self.cross_attn(h, memory, memory, memory_mask, return_weights=return_weights, cache=cross_cache)
             if return_weights:
                 out, weights["cross"] = out
             return out
@@ -102,7 +105,7 @@ class Decoder(nn.Module):
         """An empty key/value cache, one entry per layer."""
         return [LayerCache() for _ in self.layers]
 
-    def forward(self, y: Tensor, memory: Tensor | None = None, self_mask: Tensor | None = None,
+    def forward(self, y: Tensor, memory: Tensor | None = None, *, self_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, cache: list[LayerCache] | None = None,
                 is_causal: bool = False,
                 return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
@@ -112,7 +115,8 @@ class Decoder(nn.Module):
         all_weights = []
         for i, layer in enumerate(self.layers):
             c = cache[i] if cache is not None else None
-            out = layer(y, memory, self_mask, memory_mask, c, is_causal, return_weights)
+            out = layer(y, memory, self_mask=self_mask, memory_mask=memory_mask, cache=c, is_causal=is_causal,
+                        return_weights=return_weights)
             if return_weights:
                 y, w = out
                 all_weights.append(w)

@@ -24,7 +24,7 @@ class EncoderLayer(nn.Module):
         self.res_attn = ResidualNorm(d_model, dropout, norm_first, layer_norm_eps, bias)
         self.res_ff = ResidualNorm(d_model, dropout, norm_first, layer_norm_eps, bias)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None,
+    def forward(self, x: Tensor, mask: Tensor | None = None, *,
                 return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x: (B, S, d_model); mask: bool, True = may attend, e.g. padding_mask(src) (B, 1, 1, S)."""
         weights = None
@@ -57,7 +57,7 @@ class Encoder(nn.Module):
         final_norm = norm_first if final_norm is None else final_norm
         self.norm = LayerNorm(d_model, layer_norm_eps, bias) if final_norm else None
 
-    def forward(self, x: Tensor, mask: Tensor | None = None,
+    def forward(self, x: Tensor, mask: Tensor | None = None, *,
                 return_weights: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
         """(B, S, d_model) -> (B, S, d_model); with ``return_weights`` also each layer's (B, H, S, S)."""
         all_weights = []

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .attention import can_peek
+from . import device as _device
 from .decoder import Decoder, LayerCache
 from .embedding import TokenEmbedding, check_tokens
 from .encoder import Encoder
@@ -106,9 +106,10 @@ class Transformer(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.src_embed = TokenEmbedding(c.src_vocab_size, c.d_model, padding_idx=c.pad_id)
+        # The ids are checked where they enter: encode(), decode(), forward().
+        self.src_embed = TokenEmbedding(c.src_vocab_size, c.d_model, padding_idx=c.pad_id, check_ids=False)
         self.tgt_embed = self.src_embed if c.share_embeddings else TokenEmbedding(
-            c.tgt_vocab_size, c.d_model, padding_idx=c.pad_id)
+            c.tgt_vocab_size, c.d_model, padding_idx=c.pad_id, check_ids=False)
         self.pos = PositionalEncoding(c.d_model, c.max_len, c.dropout)  # fixed sinusoids: no parameters
         layer_args = dict(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout,
                           activation=c.activation, norm_first=c.norm_first, bias=c.bias,
@@ -136,54 +137,61 @@ class Transformer(nn.Module):
         CPU wait for the GPU, which costs more than the mask does.
         """
         mask = padding_mask(src, self.config.pad_id)
-        if not can_peek(mask):
+        if not _device.can_peek(mask):
             return mask
         return None if bool(mask.all()) else mask
 
-    def encode(self, src: Tensor, src_mask: Tensor | None = None, return_weights: bool = False,
-               check_ids: bool = True) -> Tensor | tuple[Tensor, list[Tensor]]:
+    def encode(self, src: Tensor, src_mask: Tensor | None = None, *,
+               return_weights: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
         """(B, S) source ids -> memory (B, S, d_model). ``src_mask`` defaults to the padding mask."""
-        if check_ids:
-            check_tokens(src, self.config.src_vocab_size, "src")
+        check_tokens(src, self.config.src_vocab_size, "src")
+        return self._encode(src, src_mask, return_weights)
+
+    def _encode(self, src: Tensor, src_mask: Tensor | None,
+                return_weights: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
         if src_mask is None:
             src_mask = self.source_mask(src)
-        x = self.pos(self.src_embed(src, check_ids=False))  # (B, S, d_model), ids checked above
+        x = self.pos(self.src_embed(src))  # (B, S, d_model)
         return self.encoder(x, src_mask, return_weights=return_weights)
 
     def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor | None = None,
-               cache: list[LayerCache] | None = None, return_weights: bool = False,
-               check_ids: bool = True) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
+               cache: list[LayerCache] | None = None, *,
+               return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
         """(B, T) target ids (starting with <bos>) and memory (B, S, d_model) -> logits (B, T, V).
 
         With a ``cache`` (from ``self.decoder.new_cache()``) pass only the new tokens: the
         keys and values of the earlier ones are in the cache.
         """
-        if check_ids:
-            check_tokens(tgt_in, self.config.tgt_vocab_size, "tgt_in")
+        check_tokens(tgt_in, self.config.tgt_vocab_size, "tgt_in")
+        return self._decode(tgt_in, memory, src_mask, cache, return_weights)
+
+    def _decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor | None, cache: list[LayerCache] | None,
+                return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
         if memory.dim() != 3 or memory.size(0) != tgt_in.size(0) or memory.size(-1) != self.config.d_model:
             raise ValueError(f"memory must have shape (B={tgt_in.size(0)}, S, d_model={self.config.d_model}), "
                              f"got {tuple(memory.shape)}")
         start = len(cache[0].self_attn) if cache else 0
-        y = self.pos(self.tgt_embed(tgt_in, check_ids=False), start)  # (B, T, d_model), ids checked above
+        y = self.pos(self.tgt_embed(tgt_in), start)  # (B, T, d_model)
         # Causality is enough for right-padded targets: real tokens never see the padding after them.
-        out = self.decoder(y, memory, None, src_mask, cache, is_causal=True, return_weights=return_weights)
+        out = self.decoder(y, memory, memory_mask=src_mask, cache=cache, is_causal=True,
+                           return_weights=return_weights)
         if return_weights:
             return self.output(out[0]), out[1]
         return self.output(out)  # (B, T, tgt_vocab)
 
-    def forward(self, src: Tensor, tgt_in: Tensor, check_ids: bool = True) -> Tensor:
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: logits (B, T, tgt_vocab) for every position of ``tgt_in`` at once.
 
-        ``check_ids=False`` skips the range check of the ids (a GPU would have to report back to
-        the CPU for it): for callers that checked them already, as ``tfm.train`` does.
+        The ids' range is not checked inside :func:`tfm.embedding.trusted_ids` (a GPU would have
+        to report back to the CPU for it): ``tfm.train`` checks each batch on the CPU instead.
         """
         if src.dim() == 2 and tgt_in.dim() == 2 and src.size(0) != tgt_in.size(0):
             raise ValueError(f"src and tgt_in must have the same batch size, got {src.size(0)} and {tgt_in.size(0)}")
-        if check_ids:  # first, so that a wrong shape or dtype gets its clear error before the mask is built
-            check_tokens(src, self.config.src_vocab_size, "src")
-        src_mask = self.source_mask(src) if src.dim() == 2 else None
-        memory = self.encode(src, src_mask, check_ids=False)
-        return self.decode(tgt_in, memory, src_mask, check_ids=check_ids)
+        check_tokens(src, self.config.src_vocab_size, "src")  # first: a clear error before the mask is built
+        check_tokens(tgt_in, self.config.tgt_vocab_size, "tgt_in")
+        src_mask = self.source_mask(src)
+        memory = self._encode(src, src_mask)
+        return self._decode(tgt_in, memory, src_mask, None)
 
     def generate(self, src: Tensor, max_new_tokens: int | None = None, **kwargs) -> Tensor:
         """Translate: <bos> followed by the generated ids (B, 1 + new). See :mod:`tfm.generate`."""
@@ -197,7 +205,7 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.tok_emb = TokenEmbedding(c.vocab_size, c.d_model, scale=False)  # GPT-2 does not scale
+        self.tok_emb = TokenEmbedding(c.vocab_size, c.d_model, scale=False, check_ids=False)  # checked in forward
         self.pos_emb = LearnedPositionalEmbedding(c.max_len, c.d_model, c.dropout)
         self.decoder = Decoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout, c.activation,
                                norm_first=True, bias=c.bias, layer_norm_eps=c.layer_norm_eps,
@@ -219,11 +227,12 @@ class GPT(nn.Module):
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, idx: Tensor, cache: list[LayerCache] | None = None, return_weights: bool = False,
-                check_ids: bool = True) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
+    def forward(self, idx: Tensor, cache: list[LayerCache] | None = None, *,
+                return_weights: bool = False) -> Tensor | tuple[Tensor, list[dict[str, Tensor]]]:
         """(B, T) ids -> logits (B, T, vocab_size). With a cache pass only the new ids."""
+        check_tokens(idx, self.config.vocab_size, "idx")
         start = len(cache[0].self_attn) if cache else 0
-        x = self.pos_emb(self.tok_emb(idx, check_ids), start)  # (B, T, d_model) token + position
+        x = self.pos_emb(self.tok_emb(idx), start)  # (B, T, d_model) token + position
         out = self.decoder(x, cache=cache, is_causal=True, return_weights=return_weights)
         if return_weights:
             return self.lm_head(out[0]), out[1]

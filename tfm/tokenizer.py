@@ -1,12 +1,14 @@
 """Tokenizers: text -> list of integer ids -> text.
 
+* Vocab: a fixed symbol table (characters or whole words) for the generated seq2seq tasks.
 * CharTokenizer: one id per character. Tiny vocabulary, long sequences.
 * BPETokenizer: byte-level Byte Pair Encoding (the GPT-2 idea). It starts from the
   256 possible bytes, so *any* string can be encoded, then learns to merge frequent
   neighbouring tokens into new tokens, which makes sequences shorter.
 
-Both give the first ids to the special tokens (<pad>=0, <bos>=1, <eos>=2, <unk>=3
-by default) and save/load themselves as small JSON files.
+All give the first ids to the special tokens (<pad>=0, <bos>=1, <eos>=2, <unk>=3
+by default; this module is their one home); the two tokenizers save/load themselves as
+small JSON files.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ import json
 import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(len(SPECIAL_TOKENS))  # their ids by default, and in every Vocab
 FORMAT_VERSION = 1  # bump when the JSON layout changes
 
 # GPT-2 style pre-tokenization, written for the stdlib `re` (which has no \p{L}).
@@ -80,6 +83,36 @@ def _read_json(path: str | Path, kind: str) -> dict:
     return data
 
 
+def _count_pairs(words: list[list[int]], freqs: list[int]) -> tuple[Counter, defaultdict]:
+    """Counts of adjacent pairs (weighted by word frequency), and the words that hold each pair."""
+    pair_counts: Counter[tuple[int, int]] = Counter()
+    where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
+    for i, w in enumerate(words):
+        for pair in zip(w, w[1:]):
+            pair_counts[pair] += freqs[i]
+            where[pair].add(i)
+    return pair_counts, where
+
+
+def _recount(words: list[list[int]], freqs: list[int], pair_counts: Counter, where: defaultdict,
+             pair: tuple[int, int], new_id: int) -> set[tuple[int, int]]:
+    """Merge ``pair`` in the words that hold it, updating the counts in place; the pairs whose count changed."""
+    changed = set()
+    for i in where.pop(pair):
+        old, new = words[i], _merge(words[i], pair, new_id)
+        if len(new) == len(old):
+            continue  # stale: this word no longer holds the pair
+        for p in zip(old, old[1:]):
+            pair_counts[p] -= freqs[i]
+            changed.add(p)
+        for p in zip(new, new[1:]):
+            pair_counts[p] += freqs[i]
+            where[p].add(i)
+            changed.add(p)
+        words[i] = new
+    return changed
+
+
 class _Tokenizer:
     """What both tokenizers share: special-token ids and input checks."""
 
@@ -125,17 +158,61 @@ class _Tokenizer:
         return out
 
 
-class CharTokenizer(_Tokenizer):
+class _SymbolTable(_Tokenizer):
+    """A fixed table: the special tokens take the first ids, then ``symbols`` in order."""
+
+    def __init__(self, symbols: Iterable[str], special_tokens: Iterable[str]):
+        super().__init__(special_tokens)
+        self.symbols = [s for s in dict.fromkeys(symbols) if s not in self.special_to_id]  # no duplicates
+        self.itos: list[str] = self.special_tokens + self.symbols  # id -> string
+        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}  # string -> id
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+
+class Vocab(_SymbolTable):
+    """The symbol <-> id table of a generated task: the 4 special tokens, then the task's symbols.
+
+    Symbols are characters or whole words; decoding stops at <eos> (outputs of a model).
+    """
+
+    def __init__(self, symbols: Sequence[str], sep: str = "") -> None:
+        super().__init__(symbols, SPECIAL_TOKENS)
+        self.sep = sep  # what decode() puts between symbols: "" for characters, " " for words
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} symbols: {self.symbols[:12]}...)"
+
+    def encode(self, symbols: str | Sequence[str]) -> list[int]:
+        """A str is read as 1-character symbols, a list as whole symbols (words). Adds no bos/eos."""
+        return [self.stoi.get(s, self.unk_id) for s in symbols]
+
+    def tokens(self, ids: Iterable[int]) -> list[str]:
+        """ids -> symbols, stopping at the first eos and skipping the other special tokens."""
+        out = []
+        for i in (ids.tolist() if hasattr(ids, "tolist") else ids):
+            if i == self.eos_id:
+                break
+            if i >= len(self.special_tokens):
+                out.append(self.itos[i])
+        return out
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """ids -> text: :meth:`tokens` joined with ``self.sep``."""
+        return self.sep.join(self.tokens(ids))
+
+
+class CharTokenizer(_SymbolTable):
     """One token per character: ids = special tokens, then the known characters."""
 
     def __init__(self, chars: Iterable[str], special_tokens: Iterable[str] = SPECIAL_TOKENS):
-        super().__init__(special_tokens)
-        self.chars = list(dict.fromkeys(chars))  # drop duplicates, keep order
-        if not all(isinstance(c, str) and len(c) == 1 for c in self.chars):
+        chars = list(dict.fromkeys(chars))  # drop duplicates, keep order
+        if not all(isinstance(c, str) and len(c) == 1 for c in chars):
             raise ValueError("chars must be single-character strings")
-        n = len(self.special_tokens)
-        self.stoi = {c: n + i for i, c in enumerate(self.chars)}  # string -> id
-        self.itos = self.special_tokens + self.chars  # id -> string
+        super().__init__(chars, special_tokens)
+        self.chars = self.symbols
 
     @classmethod
     def train(cls, texts: str | Iterable[str],
@@ -144,10 +221,6 @@ class CharTokenizer(_Tokenizer):
         return cls(sorted(set("".join(_as_texts(texts)))), special_tokens)
 
     from_texts = train
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Characters not seen in training become <unk>."""
@@ -239,12 +312,7 @@ class BPETokenizer(_Tokenizer):
         words = [[n + b for b in tok._utf8(w)] for w in word_counts]
         freqs = list(word_counts.values())
         # 2. Count adjacent pairs (weighted by word frequency), and remember which words hold each.
-        pair_counts: Counter[tuple[int, int]] = Counter()
-        where: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
-        for i, w in enumerate(words):
-            for pair in zip(w, w[1:]):
-                pair_counts[pair] += freqs[i]
-                where[pair].add(i)
+        pair_counts, where = _count_pairs(words, freqs)
         # 3. A max-heap of (-count, pair). Counts change as we merge, so entries can go
         #    stale; we push fresh ones and skip stale ones when popped ("lazy deletion").
         heap = [(-c, p) for p, c in pair_counts.items()]
@@ -260,20 +328,7 @@ class BPETokenizer(_Tokenizer):
                 a, b = tok.id_to_token(pair[0]), tok.id_to_token(pair[1])
                 print(f"merge {new_id - n - 255:4d}: {a!r} + {b!r} -> {new_id} "
                       f"({-neg_count} times)")
-            # Re-count pairs only in the words that contain the merged pair.
-            changed = set()
-            for i in where.pop(pair):
-                old, new = words[i], _merge(words[i], pair, new_id)
-                if len(new) == len(old):
-                    continue  # stale: this word no longer holds the pair
-                for p in zip(old, old[1:]):
-                    pair_counts[p] -= freqs[i]
-                    changed.add(p)
-                for p in zip(new, new[1:]):
-                    pair_counts[p] += freqs[i]
-                    where[p].add(i)
-                    changed.add(p)
-                words[i] = new
+            changed = _recount(words, freqs, pair_counts, where, pair, new_id)
             for p in changed:
                 if pair_counts[p] > 0:
                     heapq.heappush(heap, (-pair_counts[p], p))
