@@ -136,6 +136,7 @@ def gpt_setup() -> tuple[GPT, callable, TrainConfig]:
 
 def worker(out_dir: Path) -> None:
     """One process of the Ctrl-C test: rank 1 sends itself SIGINT in the middle of step STOP_AT."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a terminal's Ctrl-C, whatever the launcher left
     model, get_batch, cfg = gpt_setup()
     rank = int(os.environ["RANK"])
 

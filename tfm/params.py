@@ -315,11 +315,10 @@ PRESETS: dict[str, Config] = {
     "gpt3-xl": _gpt3(24, 2048, 16),
     "gpt3-2.7b": _gpt3(32, 2560, 32),  # 32 heads of 80
     "gpt3-6.7b": _gpt3(32, 4096, 32),  # 32 heads of 128
-    # Paper: d_model 5140 with 40 heads of 128, but 40 x 128 = 5120 and 5140 / 40 = 128.5.
-    # We keep the paper's d_model = 5140 (5120 is probably what was trained; it gives
-    # 12.89B instead of 12.95B) and use 20 heads of 257 (5140 = 4 x 5 x 257: 20 is the
-    # divisor nearest to 40).
-    "gpt3-13b": _gpt3(40, 5140, 20),
+    # Paper: d_model 5140 with 40 heads of 128, but 40 x 128 = 5120: 5140 is a typo in Table 2.1
+    # (every other row has d_model = n_heads x d_head). 40 heads of 128 = 5120, as the paper's
+    # own head count and head size say: 12.85B parameters.
+    "gpt3-13b": _gpt3(40, 5120, 40),
     "gpt3-175b": _gpt3(96, 12288, 96),  # 96 heads of 128
     # "Attention Is All You Need" (Vaswani et al. 2017), Table 3. WMT14 English-German with
     # a shared source/target byte-pair vocabulary of about 37000 tokens: one embedding

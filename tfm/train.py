@@ -189,10 +189,14 @@ def delayed_interrupt() -> Iterator[list[int]]:
     """Hold a Ctrl-C back until the block has finished, so an update is never cut in half.
 
     Yields the list of signals received so far (the block may look at it and stop early).
-    Only the main thread receives signals; elsewhere this does nothing.
+    After the block, a held Ctrl-C does what it would have done: Python's handler (or the
+    program's own) runs and raises KeyboardInterrupt; under SIG_DFL the process ends. A process
+    that ignores SIGINT (SIG_IGN: started in the background by a non-interactive shell, nohup, or a
+    CI runner) keeps ignoring it. Only the main thread receives signals; elsewhere this does nothing.
     """
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield received
         return
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
@@ -202,6 +206,8 @@ def delayed_interrupt() -> Iterator[list[int]]:
         signal.signal(signal.SIGINT, previous)
         if received and callable(previous):
             previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
+        elif received:
+            signal.raise_signal(signal.SIGINT)  # SIG_DFL (or a handler set from C): as if it came now
 
 
 def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:

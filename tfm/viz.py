@@ -1,4 +1,6 @@
-"""Figures the book draws again and again: attention heat maps and the data-flow strip.
+"""Figures the book draws again and again: attention heat maps, masks, tokens.
+
+The architecture diagram is tfm.diagram; widget demos are tfm.playground.
 
 Plotting lives here (not in the notebooks) so that every chapter draws attention the same way.
 """
@@ -10,19 +12,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-# The seed's data flow, left to right; each chapter highlights its own stage.
-STAGES = ("text", "tokens", "embeddings", "+ positions", "multi-head attention", "add & norm",
-          "feed-forward", "add & norm", "encoder output", "decoder", "linear", "softmax")
-
-
-def data_flow_strip(highlight: str | Sequence[str]) -> str:
-    """The data-flow strip as Markdown, with ``highlight`` (a stage or several) in bold."""
-    marks = {highlight} if isinstance(highlight, str) else set(highlight)
-    unknown = marks - set(STAGES)
-    if unknown:
-        raise ValueError(f"unknown stage(s) {sorted(unknown)}; stages are {STAGES}")
-    return " → ".join(f"**[{s}]**" if s in marks else s for s in STAGES)
-
+from .device import set_seed  # noqa: F401  (chapters call tfm.viz.set_seed)
 
 def attention_heatmap(weights: Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
                       ax: plt.Axes | None = None, title: str = "attention weights") -> plt.Axes:
@@ -63,12 +53,6 @@ def heads_grid(weights: Tensor, queries: Sequence[str] | None = None, keys: Sequ
     if title:
         fig.suptitle(title, y=1.0, va="bottom")  # above the per-head titles
     return fig
-
-
-def set_seed(seed: int = 0) -> torch.Generator:
-    """Seed torch (and return a generator) so that every printed number in the book is reproducible."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def token_boxes(tokens: Sequence[str], ids: Sequence[int] | None = None, title: str = "",
