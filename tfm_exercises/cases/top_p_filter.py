@@ -39,7 +39,8 @@ def test_shape_and_kept_values(top_p_filter):
 
     import torch
     from tfm_exercises.checks import Mistake, WrongShape, call, check, tensor
-    for logits, p in ((torch.tensor([[0.50, 0.05, 0.30, 0.15]]).log(), 0.7), (torch.randn(3, 10), 0.5)):
+    two_rows = torch.tensor([[2.0, 0.5, 1.0, -1.0, 0.0], [0.1, 0.3, -0.2, 0.8, 0.0]])
+    for logits, p in ((torch.tensor([[0.50, 0.05, 0.30, 0.15]]).log(), 0.7), (two_rows, 0.8)):
         out = tensor(call(top_p_filter, logits, p), f"top_p_filter(logits, {p})")
         check(tuple(out.shape) == tuple(logits.shape), f"expected shape {tuple(logits.shape)}, got {tuple(out.shape)}",
               WrongShape)
