@@ -63,10 +63,16 @@ def test_a_text_control_is_also_typed_freely_in_a_live_kernel():
 
     box = playground(draw_text, {"text": Choice(["one", "two words"], kind="dropdown")}, text="text")
     own = box.children[2]
-    box_in, image = own.children
-    assert image.layout.display == "none"
+    box_in, shown = own.children
+    assert shown.children == ()                         # nothing (no empty image) until the reader types
     box_in.value = "my own sentence"
-    assert bytes(image.value).startswith(b"\x89PNG") and image.layout.display == ""
+    assert bytes(shown.children[0].value).startswith(b"\x89PNG")
+
+
+def test_labels_are_shown_as_text_not_html():
+    box = playground(draw, {"a": Choice([1, 2], label="extra <pad>"), "b": Choice([False, True])})
+    leaf = box.children[1].children[0].children[0]
+    assert leaf.children[0].value == "<b>extra &lt;pad&gt; = 1 · b = False</b>"
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -13,6 +13,7 @@ the reader picks one of the prepared inputs in the static page, or types their o
 """
 from __future__ import annotations
 
+import html
 import io
 import itertools
 import math
@@ -82,6 +83,11 @@ def state_caption(names: Sequence[str], choices: Sequence[Choice], indices: Sequ
     return " · ".join(f"{c.label or n} = {c.labels[i]}" for n, c, i in zip(names, choices, indices))
 
 
+def _bold(text: str) -> str:
+    """Text as HTML: "<pad>" in a label must show, not vanish as an unknown tag."""
+    return f"<b>{html.escape(text)}</b>"
+
+
 def _control(name: str, choice: Choice, widgets: Any) -> Any:
     description = choice.label or name
     options = list(choice.labels)
@@ -99,7 +105,7 @@ def _control(name: str, choice: Choice, widgets: Any) -> Any:
 
 
 def _leaf(caption: str, png: bytes, widgets: Any) -> Any:
-    label = widgets.HTML(f"<b>{caption}</b>")
+    label = widgets.HTML(_bold(caption))
     label.add_class("tfm-state")
     image = widgets.Image(value=png, format="png", layout=widgets.Layout(max_width="100%", height="auto"))
     return widgets.VBox([label, image])
@@ -119,12 +125,12 @@ def _linked_stacks(names, choices, pngs, controls, widgets, level=0, prefix=()):
 def _swapped_image(names, choices, pngs, controls, widgets):
     """ipywidgets 7 (Colab): one Image whose PNG the controls swap from Python."""
     start = tuple(c.index for c in choices)
-    label = widgets.HTML(f"<b>{state_caption(names, choices, start)}</b>")
+    label = widgets.HTML(_bold(state_caption(names, choices, start)))
     image = widgets.Image(value=pngs[start], format="png")
 
     def update(_change=None) -> None:
         key = tuple(int(w.index) for w in controls)
-        label.value = f"<b>{state_caption(names, choices, key)}</b>"
+        label.value = _bold(state_caption(names, choices, key))
         image.value = pngs[key]
 
     for w in controls:
@@ -138,17 +144,16 @@ def _own_text(draw, text_name: str, names, controls, choices, widgets, dpi: int)
     box = widgets.Text(placeholder="type your own and press Enter (needs a running kernel)",
                        description=f"your own {text_label}", continuous_update=False,
                        style={"description_width": "initial"}, layout=widgets.Layout(width="90%"))
-    image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+    shown = widgets.Box([])   # empty until the reader types: no empty image in the static page
 
     def update(_change=None) -> None:
         if not box.value.strip():
             return
         values = {n: c.values[int(w.index)] for n, c, w in zip(names, choices, controls) if n != text_name}
-        image.value = _render(draw, {**values, text_name: box.value}, dpi)
-        image.layout.display = ""
+        shown.children = [widgets.Image(value=_render(draw, {**values, text_name: box.value}, dpi), format="png")]
 
     box.observe(update, names="value")
-    return widgets.VBox([box, image])
+    return widgets.VBox([box, shown])
 
 
 def playground(draw: Callable[..., Any], controls: dict[str, Choice], caption: str = "", text: str | None = None,
@@ -184,7 +189,7 @@ def playground(draw: Callable[..., Any], controls: dict[str, Choice], caption: s
     parts = [widgets.HBox(ctrls, layout=widgets.Layout(flex_flow="row wrap")), figure]
     if text is not None:
         parts.append(_own_text(draw, text, names, ctrls, choices, widgets, dpi))
-    parts.append(widgets.HTML(f"<small>{caption + ' ' if caption else ''}{note}</small>"))
+    parts.append(widgets.HTML(f"<small>{html.escape(caption + ' ' if caption else '')}{note}</small>"))
     box = widgets.VBox(parts)
     box.add_class("tfm-playground")
     return box

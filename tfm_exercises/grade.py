@@ -429,17 +429,26 @@ def _signal_name(number: int) -> str:
 
 
 def _kill_marked(marker: str) -> None:
-    """Kill every process whose environment holds TFM_GRADE_RUN=marker (escaped with setsid or double fork)."""
+    """Kill every process whose environment holds TFM_GRADE_RUN=marker (escaped with setsid or double fork).
+
+    A marked process may be forking while we scan: its child is not in that scan. So sweep again
+    until a whole sweep finds no live marked process (a killed process forks no more)."""
     try:
         import psutil
     except ImportError:
         return
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("TFM_GRADE_RUN") == marker:
-                p.kill()
-        except (psutil.Error, OSError):
-            pass
+    for _ in range(50):
+        found = 0
+        for p in psutil.process_iter():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and p.environ().get("TFM_GRADE_RUN") == marker:
+                    p.kill()
+                    found += 1
+            except (psutil.Error, OSError):
+                pass
+        if not found:
+            return
+        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------
