@@ -129,3 +129,78 @@ def test_performance_appendix_page(site, browser):
     text = page.locator("main").inner_text()
     assert "KV cache speedup" in text and "nanoGPT" in text and "torchrun" in text
     page.close()
+
+
+# ---- every control of every widget, operated with no kernel (tfm.playground) ----
+
+def _shown(playground) -> tuple[str, str]:
+    """What a playground shows now: its state caption and the source of its figure."""
+    caption = playground.locator(".tfm-state")
+    image = playground.locator(".tfm-state ~ img, .widget-image").first
+    return " ".join(caption.first.inner_text().split()), image.get_attribute("src") or ""
+
+
+def _wait_for_change(page, playground, before: tuple[str, str]) -> tuple[str, str]:
+    for _ in range(40):
+        now = _shown(playground)
+        if now != before:
+            return now
+        page.wait_for_timeout(50)
+    return _shown(playground)
+
+
+def _operate(page, control) -> str:
+    """Move one control to another value, as a reader would; returns the label it now shows."""
+    select = control.locator("select")
+    if select.count():                                        # dropdown
+        options = select.locator("option").all_inner_texts()
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % len(options))
+        return options[(current + 1) % len(options)].strip()
+    handle = control.locator(".noUi-handle")
+    if handle.count():                                        # slider, by keyboard
+        readout = control.locator(".widget-readout")
+        before = readout.inner_text().strip()
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(100)
+        if readout.inner_text().strip() == before:            # it was at the right end
+            page.keyboard.press("ArrowLeft")
+            page.wait_for_timeout(100)
+        return readout.inner_text().strip()
+    buttons = control.locator("button")                       # toggle buttons
+    for i in range(buttons.count()):
+        if "mod-active" not in (buttons.nth(i).get_attribute("class") or ""):
+            buttons.nth(i).click()
+            return buttons.nth(i).inner_text().strip()
+    raise AssertionError("a control that is neither a dropdown, a slider nor toggle buttons")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_control_changes_its_figure_with_no_kernel(site, browser, chapter):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site}/{chapter}.html", wait_until="load")
+    page.wait_for_selector(".tfm-playground .tfm-state", timeout=20_000)
+    playgrounds = page.locator(".tfm-playground")
+    assert playgrounds.count() >= 1, "no playground widget on the page"
+    for p in range(playgrounds.count()):
+        pg = playgrounds.nth(p)
+        pg.scroll_into_view_if_needed()
+        controls = pg.locator(".tfm-control")
+        assert controls.count() >= 1
+        for c in range(controls.count()):
+            control = controls.nth(c)
+            name = " ".join(control.locator(".widget-label").first.inner_text().split())
+            before = _shown(pg)
+            label = _operate(page, control)
+            after = _wait_for_change(page, pg, before)
+            where = f"playground {p}, control {name!r} -> {label!r}"
+            assert after[0] != before[0], f"{where}: the caption did not change ({before[0]!r})"
+            assert after[1] != before[1], f"{where}: the figure did not change"
+            assert f"{name} = {' '.join(label.split())}" in after[0], f"{where}: the figure shows {after[0]!r}"
+    loaded = page.evaluate("Array.from(document.querySelectorAll('.tfm-playground img')).every(i => i.complete && i.naturalWidth > 0)")
+    assert loaded, "a stored figure did not load"
+    assert not errors, errors
+    page.close()
