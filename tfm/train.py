@@ -253,11 +253,13 @@ def train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, *,
     from .loop import Loop
 
     info, device, created = setup_distributed(cfg.device)
+    loop = None
     try:
         loop = Loop(model, get_batch, cfg, info, device, loss_fn=loss_fn, meta=meta, peak_flops=peak_flops,
                     get_val_batch=get_val_batch, evaluate=evaluate)
         loop.resume(resume)
         return loop.run()
     finally:
+        del loop  # DDP's reducer uses the process group: let it go first, not at interpreter exit
         if created:
             torch.distributed.destroy_process_group()
