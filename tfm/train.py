@@ -33,6 +33,7 @@ if it had not stopped; with another number, processes other than rank 0 start ne
 """
 from __future__ import annotations
 
+import gc
 import math
 import re
 import signal
@@ -262,4 +263,5 @@ def train(model: nn.Module, get_batch: GetBatch, cfg: TrainConfig, *,
     finally:
         del loop  # DDP's reducer uses the process group: let it go first, not at interpreter exit
         if created:
+            gc.collect()  # DDP's hooks form reference cycles: free them now, while the group still exists
             torch.distributed.destroy_process_group()
