@@ -2,7 +2,7 @@
 
     python book/colab_check.py [chapters/NN_x.ipynb ...]
 
-Creates `.venv-colab` (torch 2.13.0 CPU, ipywidgets==7.7.1, tfm from this checkout) on first use,
+Creates `.venv-colab` (torch 2.13.0 CPU, ipywidgets==7.7.1, transformers as Colab has it, tfm from this checkout) on first use,
 executes each chapter there into a temporary copy (the committed notebooks are not touched) and
 fails on any error. `tfm.playground` falls back to swapping its stored figures from Python there.
 Not part of `make test` (it installs a second environment); run it after changing a widget.
@@ -34,7 +34,7 @@ def ensure_venv() -> None:
         return
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "torch==2.13.0", "ipywidgets==7.7.1", "matplotlib", "numpy",
-                    "tqdm", "nbclient", "nbformat", "ipykernel", "num2words", "sacrebleu"], check=True)
+                    "tqdm", "nbclient", "nbformat", "ipykernel", "num2words", "sacrebleu", "transformers"], check=True)
     subprocess.run([str(PY), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True,
                    capture_output=True)
 
