@@ -30,8 +30,10 @@ class Box:
     h: float = 0.48
 
 
-def _column(x: float, side: str, model: str) -> tuple[list[Box], list[tuple[str, str]], list[tuple[str, str]], tuple[float, float]]:
-    """The boxes of one column (encoder, decoder or GPT), bottom to top; arrows, residuals, repeat span."""
+def _column(x: float, side: str, model: str) -> tuple[list[Box], list[tuple[str, str]], list[tuple[str, str]],
+                                                      tuple[float, float], int]:
+    """One column (encoder, decoder or GPT), bottom to top: its boxes, arrows, residuals, the span of
+    the repeated layer, and how many boxes that layer has."""
     p = "" if model == "gpt" else f"{side} "
     src = {"encoder": "source text", "decoder": "target so far (shifted right)", "gpt": "text so far"}[side]
     boxes = [Box(f"{p}text", src, x, 0.4), Box(f"{p}tokens", "tokenizer -> token ids", x, 1.15),
@@ -69,16 +71,18 @@ def _column(x: float, side: str, model: str) -> tuple[list[Box], list[tuple[str,
     else:               # post-LN: the residual skips the sub-layer and joins at "add & norm"
         subs = [k for k, _, kind in layer if kind != "norm"]
         residuals = [(keys[keys.index(f"{p}{s}") - 1], keys[keys.index(f"{p}{s}") + 1]) for s in subs]
-    return boxes, arrows, residuals, (start - 0.45, top + 0.35)
+    return boxes, arrows, residuals, (start - 0.45, top + 0.35), len(layer)
 
 
 # What travels on the arrows, for shapes=True: ids out of the tokenizer, vectors through the layers,
 # logits out of the linear layer. S: source length, T: target (or context) length.
-def _shape_label(side: str, i: int, n_arrows: int, into_layers: int, out_of_layers: int) -> str:
+def _shape_label(side: str, i: int, n_arrows: int, n_layer: int) -> str:
+    """Arrow i of a column: 0 text -> tokenizer, 1 ids -> embedding, 2 and 3 vectors up to the
+    layer, 3 + n_layer out of it, the last one logits (not in the encoder)."""
     L = "S" if side == "encoder" else "T"
     if i == 1:
         return f"(B, {L}) ids"
-    if i in (2, 3, into_layers - 1, out_of_layers):
+    if i in (2, 3, 3 + n_layer):
         return f"(B, {L}, d_model)"
     if i == n_arrows - 1 and side != "encoder":
         return "(B, T, vocab) logits"
@@ -135,14 +139,13 @@ def architecture(model: str = "encoder-decoder", highlight: Iterable[str] | str 
     fig, ax = plt.subplots(figsize=(width * 0.8, 10.0 * 0.62))
     placed: dict[str, Box] = {}
     for side, x in sides:
-        boxes, arrows, residuals, span = _column(x + 2.5, side, model)
+        boxes, arrows, residuals, span, n_layer = _column(x + 2.5, side, model)
         placed.update({b.key: b for b in boxes})
         _bracket(ax, x + 2.5, span, "N x" if side != "encoder" else "x N", left=side == "encoder")
         for b in boxes:
             _draw_box(ax, b, b.key in marks, bool(marks) and b.key not in marks)
-        n_layer = len(boxes) - 4 - (1 if side == "encoder" else 3 if side == "gpt" else 2)
         for i, (a, b) in enumerate(arrows):
-            label = _shape_label(side, i, len(arrows), 4, 3 + n_layer) if shapes else ""
+            label = _shape_label(side, i, len(arrows), n_layer) if shapes else ""
             _arrow(ax, placed[a], placed[b], label)
         for a, b in residuals:
             _residual(ax, placed[a], placed[b], left=side != "encoder")
