@@ -123,9 +123,27 @@ def graded(tmp_path_factory) -> dict:
 # ---------------------------------------------------------------------------
 
 def test_every_chapter_has_an_exercise():
+    from book_helpers import toc_chapters
+    numbers = {int(c.split("/")[-1][:2]) for c in toc_chapters()}
     chapters = {int(n[:2]) for n in NAMES}
-    assert chapters == set(range(1, 16)), f"chapters without an exercise: {set(range(1, 16)) - chapters}"
+    assert chapters == numbers, f"chapters without an exercise: {numbers - chapters}; without a chapter: {chapters - numbers}"
     assert NAMES == sorted(p.stem for p in exercises.SOURCE_DIR.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_points_are_stated_as_graded(name):
+    """What the notebook and both tables say an exercise is worth is what its tests add up to."""
+    points = INDEX[name]["points"]
+    assert points == int(points), f"{name}: {points} points"
+    points = int(points)
+    for folder in (exercises.SOURCE_DIR, exercises.STUDENT_DIR):
+        stated = re.findall(r"Points: \*\*(\d+)\*\*", (folder / f"{name}.ipynb").read_text())
+        assert stated == [str(points)], f"{folder.name}/{name}.ipynb says {stated}, its tests give {points}"
+    readme = (ROOT / "exercises" / "README.md").read_text()
+    assert re.search(rf"^\| `{name}` \|.*\| {points} \|$", readme, re.M), f"exercises/README.md: {name} is worth {points}"
+    short = name.split("_")[0].lstrip("0")
+    instructors = (ROOT / "book" / "instructors.md").read_text()
+    assert re.search(rf"^\| {short} \|.*\| {points} \|$", instructors, re.M), f"book/instructors.md: {short} is worth {points}"
 
 
 def test_generated_files_are_up_to_date():

@@ -1,4 +1,4 @@
-# expect: 1/6
+# expect: 1/7
 # message: keys and values must come from the encoder output
 def cross_attention(mha, y, memory, memory_mask=None):
     q = mha.split_heads(mha.w_q(y))

@@ -1,4 +1,4 @@
-# expect: 0/6
+# expect: 1/7
 # message: the keys come from y
 def cross_attention(mha, y, memory, memory_mask=None):
     q = mha.split_heads(mha.w_q(y))

@@ -58,6 +58,27 @@ def test_values(cross_attention):
         compare(got, mha(y, memory, memory), "your cross-attention", mistakes=mistakes)
 
 
+@case(points=1, hidden=False)
+def test_values_come_from_memory(cross_attention):
+    """with every source token the same, every decoder position gets w_o(w_v(that token))"""
+    import torch
+    import tfm
+    from tfm_exercises.checks import call, compare
+    mha = tfm.MultiHeadAttention(16, 4).eval()
+    # The attention weights of a row add up to 1, so if all values are the same vector, the output is that
+    # vector, whatever the queries and keys: this test checks only where the values come from. T == S, so
+    # an answer that takes its keys from y still runs here and earns this point for its values.
+    token = torch.randn(2, 1, 16)
+    y, memory = torch.randn(2, 4, 16), token.expand(2, 4, 16).contiguous()
+    with torch.no_grad():
+        want = mha.w_o(mha.w_v(token)).expand(2, 4, 16)
+        compare(call(cross_attention, mha, y, memory), want, "your cross-attention with all source tokens equal",
+                mistakes=[("the values come from y: the values (what each decoder position reads) come from the "
+                           "encoder output (memory)", lambda: mha(y, memory, y)),
+                          ("this is self-attention of the decoder: keys and values must come from the encoder "
+                           "output (memory), only the queries from y", lambda: mha(y, y, y))])
+
+
 @case(points=2, hidden=False)
 def test_memory_mask(cross_attention):
     """with the source's padding mask it equals tfm.MultiHeadAttention"""
