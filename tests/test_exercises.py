@@ -287,6 +287,28 @@ def test_compare_names_the_mistake():
         checks.compare(want / 0 - want / 0, want, nan_hint="is the mask inverted")
 
 
+def test_prediction_says_what_is_wrong_with_an_answer():
+    """The predict exercises' answers: converted when they are of the asked kind, else a message naming the problem."""
+    answers = {"n": 12, "shape": [2, 3], "w": 1, "out": (1, 2.5), "pos": [3, 1], "todo": ..., "flag": True}
+    assert checks.prediction(answers, "n") == 12
+    assert checks.prediction(answers, "shape", "shape") == (2, 3)
+    assert checks.prediction(answers, "w", "number") == 1.0 and isinstance(checks.prediction(answers, "w", "number"), float)
+    assert checks.prediction(answers, "out", "numbers") == [1.0, 2.5]
+    assert checks.prediction(answers, "pos", "positions") == [1, 3]
+    with pytest.raises(checks.WrongType, match=r"^predictions\(6\) should return a dict, got list$"):
+        checks.prediction([], "n", asked="predictions(6)")
+    with pytest.raises(checks.NotDefined, match=r"^predictions\(\) has no entry 'm': keep the keys"):
+        checks.prediction(answers, "m")
+    with pytest.raises(checks.NotDefined, match="'todo' is not filled in yet"):
+        checks.prediction(answers, "todo", "shape")
+    with pytest.raises(checks.WrongType, match=r"^'flag' should be an int, e.g. 1_234_567, got bool: True$"):
+        checks.prediction(answers, "flag")
+    with pytest.raises(checks.WrongType, match=r"^'pos' should be a number of bytes, got list"):
+        checks.prediction(answers, "pos", want="a number of bytes")
+    with pytest.raises(checks.WrongType, match="should be a list of ints"):
+        checks.prediction({"p": [1.5]}, "p", "positions")
+
+
 def test_wire_carries_data_and_nothing_else():
     """Tensors (every dtype the tests use), numbers and containers survive the trip; a pickle, an
     unknown tag or bytes that do not match the shape are refused."""

@@ -419,3 +419,41 @@ def integer(x: Any, what: str = "your result") -> int:
             raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
         raise WrongType(f"{what} should be an int, got {type_name(x)}: {x!r:.60}")
     return int(x.__index__())
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+# What a "predict" exercise may ask for: kind -> (accepts the answer, converts it for comparison, how to write one)
+PREDICTION_KINDS: dict[str, tuple[Callable, Callable, str]] = {
+    "int": (_is_int, lambda v: v, "an int, e.g. 1_234_567"),
+    "shape": (lambda v: type(v) in (tuple, list) and all(isinstance(x, int) for x in v), tuple,
+              "a tuple of ints, e.g. (2, 3, 4)"),
+    "number": (_is_number, float, "a number, e.g. 1 / 7"),
+    "numbers": (lambda v: type(v) in (list, tuple) and all(_is_number(x) for x in v), lambda v: [float(x) for x in v],
+                "a list of numbers, e.g. [1.0, 2.5, ...]"),
+    "positions": (lambda v: type(v) in (list, tuple) and all(_is_int(x) for x in v), sorted,
+                  "a list of ints, e.g. [0, 2] (write list(range(...)) for a range)"),
+}
+
+
+def prediction(answers: Any, key: str, kind: str = "int", asked: str = "predictions()", want: str | None = None) -> Any:
+    """The answer ``key`` of the dict a predict exercise's ``asked`` returned, converted for comparison, or a failure
+    that says what is wrong with it: not a dict, the key missing, still ``...``, or not of ``kind`` (PREDICTION_KINDS;
+    ``want`` replaces that kind's "how to write one")."""
+    accepts, convert, example = PREDICTION_KINDS[kind]
+    if not isinstance(answers, dict):
+        raise WrongType(f"{asked} should return a dict, got {type_name(answers)}")
+    if key not in answers:
+        raise NotDefined(f"{asked} has no entry {key!r}: keep the keys of the answer cell")
+    value = answers[key]
+    if accepts(value):
+        return convert(value)
+    if value is Ellipsis or type_name(value) == "ellipsis":
+        raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
+    raise WrongType(f"{key!r} should be {want or example}, got {type_name(value)}: {value!r:.60}")

@@ -3,49 +3,58 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+ORDER = ("the merges are still applied in order of how often their pair occurs in the word: a merge's rank is "
+         "when training learned it, and the new text must not change that order (chapter 1: encoding replays "
+         "the merges in the order they were learned)")
+FIRST = ("only the first occurrence of each pair is merged: a merge replaces every occurrence of its pair in the "
+         "word, left to right, as in training")
+
+
+def variant(text, merges, by_count=False, first_only=False, reverse=False, overlapping=False):
+    """What an encoder with the given mistakes returns (an independent re-implementation)."""
+    from collections import Counter
+    from tfm.tokenizer import PRETOKENIZE_RE
+    out = []
+    for piece in PRETOKENIZE_RE.findall(text):
+        word = [4 + b for b in piece.encode("utf-8")]
+        counts = Counter(zip(word, word[1:]))
+        order = list(merges)[::-1] if reverse else list(merges)
+        if by_count:
+            order = sorted(order, key=lambda m: -counts[tuple(m[0])])
+        for (a, b), new in order:
+            merged, i, done = [], 0, False
+            while i < len(word):
+                here = i + 1 < len(word) and (word[i], word[i + 1]) == (a, b)
+                if overlapping:
+                    if here:
+                        merged.append(new)
+                    elif i == 0 or (word[i - 1], word[i]) != (a, b):
+                        merged.append(word[i])
+                    i += 1
+                elif here and not done:
+                    merged.append(new)
+                    i, done = i + 2, first_only
+                else:
+                    merged.append(word[i])
+                    i += 1
+            word = merged
+        out.extend(word)
+    return out
+
+
+def ids_of(result, what):
+    """The student's result as a list of ints, or a failure saying what is wrong with it."""
+    from tfm_exercises.checks import WrongType, type_name
+    if result is None:
+        raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
+    if not isinstance(result, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in result):
+        raise WrongType(f"{what} should be a list of ints, got {type_name(result)}: {result!r:.60}")
+    return result
+
+
 @case(points=1, hidden=False)
 def test_round_trip(encode):
     """returns a list of ints that decodes back to the text"""
-    def variant(text, merges, by_count=False, first_only=False, reverse=False, overlapping=False):
-        """What an encoder with the given mistakes returns (an independent re-implementation)."""
-        from collections import Counter
-        from tfm.tokenizer import PRETOKENIZE_RE
-        out = []
-        for piece in PRETOKENIZE_RE.findall(text):
-            word = [4 + b for b in piece.encode("utf-8")]
-            counts = Counter(zip(word, word[1:]))
-            order = list(merges)[::-1] if reverse else list(merges)
-            if by_count:
-                order = sorted(order, key=lambda m: -counts[tuple(m[0])])
-            for (a, b), new in order:
-                merged, i, done = [], 0, False
-                while i < len(word):
-                    here = i + 1 < len(word) and (word[i], word[i + 1]) == (a, b)
-                    if overlapping:
-                        if here:
-                            merged.append(new)
-                        elif i == 0 or (word[i - 1], word[i]) != (a, b):
-                            merged.append(word[i])
-                        i += 1
-                    elif here and not done:
-                        merged.append(new)
-                        i, done = i + 2, first_only
-                    else:
-                        merged.append(word[i])
-                        i += 1
-                word = merged
-            out.extend(word)
-        return out
-
-    def ids_of(result, what):
-        """The student's result as a list of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import WrongType, type_name
-        if result is None:
-            raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
-        if not isinstance(result, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in result):
-            raise WrongType(f"{what} should be a list of ints, got {type_name(result)}: {result!r:.60}")
-        return result
-
     from tfm.tokenizer import BPETokenizer
     from tfm_exercises.checks import WrongValues, call, check
     tok = BPETokenizer.train("the cat sat on the mat, the cat ate the hat", vocab_size=270)
@@ -61,51 +70,6 @@ def test_round_trip(encode):
 @case(points=2, hidden=False)
 def test_learned_order(encode):
     """merges applied in the order they were learned: equals BPETokenizer.encode (the order bug)"""
-    def variant(text, merges, by_count=False, first_only=False, reverse=False, overlapping=False):
-        """What an encoder with the given mistakes returns (an independent re-implementation)."""
-        from collections import Counter
-        from tfm.tokenizer import PRETOKENIZE_RE
-        out = []
-        for piece in PRETOKENIZE_RE.findall(text):
-            word = [4 + b for b in piece.encode("utf-8")]
-            counts = Counter(zip(word, word[1:]))
-            order = list(merges)[::-1] if reverse else list(merges)
-            if by_count:
-                order = sorted(order, key=lambda m: -counts[tuple(m[0])])
-            for (a, b), new in order:
-                merged, i, done = [], 0, False
-                while i < len(word):
-                    here = i + 1 < len(word) and (word[i], word[i + 1]) == (a, b)
-                    if overlapping:
-                        if here:
-                            merged.append(new)
-                        elif i == 0 or (word[i - 1], word[i]) != (a, b):
-                            merged.append(word[i])
-                        i += 1
-                    elif here and not done:
-                        merged.append(new)
-                        i, done = i + 2, first_only
-                    else:
-                        merged.append(word[i])
-                        i += 1
-                word = merged
-            out.extend(word)
-        return out
-
-    def ids_of(result, what):
-        """The student's result as a list of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import WrongType, type_name
-        if result is None:
-            raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
-        if not isinstance(result, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in result):
-            raise WrongType(f"{what} should be a list of ints, got {type_name(result)}: {result!r:.60}")
-        return result
-
-    ORDER = ("the merges are still applied in order of how often their pair occurs in the word: a merge's rank is "
-             "when training learned it, and the new text must not change that order (chapter 1: encoding replays "
-             "the merges in the order they were learned)")
-    FIRST = ("only the first occurrence of each pair is merged: a merge replaces every occurrence of its pair in the "
-             "word, left to right, as in training")
 
     from tfm.tokenizer import BPETokenizer
     from tfm_exercises.checks import Mistake, WrongValues, call, check
@@ -128,51 +92,6 @@ def test_learned_order(encode):
 @case(points=2, hidden=False)
 def test_every_occurrence(encode):
     """every occurrence of a pair merged, left to right: equals BPETokenizer.encode (the occurrence bug)"""
-    def variant(text, merges, by_count=False, first_only=False, reverse=False, overlapping=False):
-        """What an encoder with the given mistakes returns (an independent re-implementation)."""
-        from collections import Counter
-        from tfm.tokenizer import PRETOKENIZE_RE
-        out = []
-        for piece in PRETOKENIZE_RE.findall(text):
-            word = [4 + b for b in piece.encode("utf-8")]
-            counts = Counter(zip(word, word[1:]))
-            order = list(merges)[::-1] if reverse else list(merges)
-            if by_count:
-                order = sorted(order, key=lambda m: -counts[tuple(m[0])])
-            for (a, b), new in order:
-                merged, i, done = [], 0, False
-                while i < len(word):
-                    here = i + 1 < len(word) and (word[i], word[i + 1]) == (a, b)
-                    if overlapping:
-                        if here:
-                            merged.append(new)
-                        elif i == 0 or (word[i - 1], word[i]) != (a, b):
-                            merged.append(word[i])
-                        i += 1
-                    elif here and not done:
-                        merged.append(new)
-                        i, done = i + 2, first_only
-                    else:
-                        merged.append(word[i])
-                        i += 1
-                word = merged
-            out.extend(word)
-        return out
-
-    def ids_of(result, what):
-        """The student's result as a list of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import WrongType, type_name
-        if result is None:
-            raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
-        if not isinstance(result, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in result):
-            raise WrongType(f"{what} should be a list of ints, got {type_name(result)}: {result!r:.60}")
-        return result
-
-    ORDER = ("the merges are still applied in order of how often their pair occurs in the word: a merge's rank is "
-             "when training learned it, and the new text must not change that order (chapter 1: encoding replays "
-             "the merges in the order they were learned)")
-    FIRST = ("only the first occurrence of each pair is merged: a merge replaces every occurrence of its pair in the "
-             "word, left to right, as in training")
 
     from tfm.tokenizer import BPETokenizer
     from tfm_exercises.checks import Mistake, WrongValues, call, check
@@ -196,51 +115,6 @@ def test_every_occurrence(encode):
 @case(points=2, hidden=True)
 def test_trained_merges_on_new_text(encode):
     """merges trained on a random corpus, applied to new random text (both drawn at grading time)"""
-    def variant(text, merges, by_count=False, first_only=False, reverse=False, overlapping=False):
-        """What an encoder with the given mistakes returns (an independent re-implementation)."""
-        from collections import Counter
-        from tfm.tokenizer import PRETOKENIZE_RE
-        out = []
-        for piece in PRETOKENIZE_RE.findall(text):
-            word = [4 + b for b in piece.encode("utf-8")]
-            counts = Counter(zip(word, word[1:]))
-            order = list(merges)[::-1] if reverse else list(merges)
-            if by_count:
-                order = sorted(order, key=lambda m: -counts[tuple(m[0])])
-            for (a, b), new in order:
-                merged, i, done = [], 0, False
-                while i < len(word):
-                    here = i + 1 < len(word) and (word[i], word[i + 1]) == (a, b)
-                    if overlapping:
-                        if here:
-                            merged.append(new)
-                        elif i == 0 or (word[i - 1], word[i]) != (a, b):
-                            merged.append(word[i])
-                        i += 1
-                    elif here and not done:
-                        merged.append(new)
-                        i, done = i + 2, first_only
-                    else:
-                        merged.append(word[i])
-                        i += 1
-                word = merged
-            out.extend(word)
-        return out
-
-    def ids_of(result, what):
-        """The student's result as a list of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import WrongType, type_name
-        if result is None:
-            raise WrongType(f"{what} is None: did you forget `return`? (the `...` placeholder returns None)")
-        if not isinstance(result, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in result):
-            raise WrongType(f"{what} should be a list of ints, got {type_name(result)}: {result!r:.60}")
-        return result
-
-    ORDER = ("the merges are still applied in order of how often their pair occurs in the word: a merge's rank is "
-             "when training learned it, and the new text must not change that order (chapter 1: encoding replays "
-             "the merges in the order they were learned)")
-    FIRST = ("only the first occurrence of each pair is merged: a merge replaces every occurrence of its pair in the "
-             "word, left to right, as in training")
 
     from tfm.tokenizer import BPETokenizer
     from tfm_exercises.checks import Mistake, WrongValues, call, check, rng

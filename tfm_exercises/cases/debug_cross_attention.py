@@ -3,32 +3,36 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+KEYS = ("the keys bug is still there: the keys are computed from y, the decoder's states, and the values from "
+        "memory. The scores are then T x T, decoder positions scored against each other, and the code only runs "
+        "when T == S. Keys and values both come from the encoder output (memory), so that each decoder "
+        "position scores every source token")
+VALUES = "the values come from y now: keys and values both come from the encoder output (memory)"
+
+
+def blocked_copy(mha):
+    """A copy of mha whose forward refuses to run: the answer must be built from its parts."""
+    import copy
+    message = ("fix the body of buggy_cross_attention: build the attention from mha.w_q, w_k, w_v and w_o (as it "
+               "does) instead of calling mha(...)")
+    twin = copy.deepcopy(mha)
+    def refuse(*args, **kwargs):
+        raise RuntimeError(message)
+    twin.forward = refuse
+    twin._tfm_blocked = message  # the grader's copy of the module refuses too
+    return twin
+
+
+def pair(out, what):
+    """(output, weights) from what the function returned, or a failure saying what is wrong."""
+    from tfm_exercises.checks import WrongType, check, tensor
+    check(isinstance(out, tuple) and len(out) == 2, f"{what} should return a tuple (output, weights)", WrongType)
+    return tensor(out[0], "the output"), tensor(out[1], "the weights")
+
+
 @case(points=1, hidden=False)
 def test_shapes(cross_attention):
     """returns (output (B, T, d_model), weights (B, H, T, S)) when T == S"""
-    def blocked_copy(mha):
-        """A copy of mha whose forward refuses to run: the answer must be built from its parts."""
-        import copy
-        message = ("fix the body of buggy_cross_attention: build the attention from mha.w_q, w_k, w_v and w_o (as it "
-                   "does) instead of calling mha(...)")
-        twin = copy.deepcopy(mha)
-        def refuse(*args, **kwargs):
-            raise RuntimeError(message)
-        twin.forward = refuse
-        twin._tfm_blocked = message  # the grader's copy of the module refuses too
-        return twin
-
-    def pair(out, what):
-        """(output, weights) from what the function returned, or a failure saying what is wrong."""
-        from tfm_exercises.checks import WrongType, check, tensor
-        check(isinstance(out, tuple) and len(out) == 2, f"{what} should return a tuple (output, weights)", WrongType)
-        return tensor(out[0], "the output"), tensor(out[1], "the weights")
-
-    KEYS = ("the keys bug is still there: the keys are computed from y, the decoder's states, and the values from "
-            "memory. The scores are then T x T, decoder positions scored against each other, and the code only runs "
-            "when T == S. Keys and values both come from the encoder output (memory), so that each decoder "
-            "position scores every source token")
-    VALUES = "the values come from y now: keys and values both come from the encoder output (memory)"
 
     import torch
     import tfm
@@ -46,29 +50,6 @@ def test_shapes(cross_attention):
 @case(points=2, hidden=False)
 def test_keys_from_memory(cross_attention):
     """T = 3 decoder positions, S = 5 source tokens, no mask: equals tfm.MultiHeadAttention (the keys bug)"""
-    def blocked_copy(mha):
-        """A copy of mha whose forward refuses to run: the answer must be built from its parts."""
-        import copy
-        message = ("fix the body of buggy_cross_attention: build the attention from mha.w_q, w_k, w_v and w_o (as it "
-                   "does) instead of calling mha(...)")
-        twin = copy.deepcopy(mha)
-        def refuse(*args, **kwargs):
-            raise RuntimeError(message)
-        twin.forward = refuse
-        twin._tfm_blocked = message  # the grader's copy of the module refuses too
-        return twin
-
-    def pair(out, what):
-        """(output, weights) from what the function returned, or a failure saying what is wrong."""
-        from tfm_exercises.checks import WrongType, check, tensor
-        check(isinstance(out, tuple) and len(out) == 2, f"{what} should return a tuple (output, weights)", WrongType)
-        return tensor(out[0], "the output"), tensor(out[1], "the weights")
-
-    KEYS = ("the keys bug is still there: the keys are computed from y, the decoder's states, and the values from "
-            "memory. The scores are then T x T, decoder positions scored against each other, and the code only runs "
-            "when T == S. Keys and values both come from the encoder output (memory), so that each decoder "
-            "position scores every source token")
-    VALUES = "the values come from y now: keys and values both come from the encoder output (memory)"
 
     import torch
     import tfm
@@ -102,29 +83,6 @@ def test_keys_from_memory(cross_attention):
 @case(points=2, hidden=False)
 def test_source_padding(cross_attention):
     """a padded source (T == S): padded tokens get weight 0, rows sum to 1, the padding cannot move the output, equals tfm (the mask bug)"""
-    def blocked_copy(mha):
-        """A copy of mha whose forward refuses to run: the answer must be built from its parts."""
-        import copy
-        message = ("fix the body of buggy_cross_attention: build the attention from mha.w_q, w_k, w_v and w_o (as it "
-                   "does) instead of calling mha(...)")
-        twin = copy.deepcopy(mha)
-        def refuse(*args, **kwargs):
-            raise RuntimeError(message)
-        twin.forward = refuse
-        twin._tfm_blocked = message  # the grader's copy of the module refuses too
-        return twin
-
-    def pair(out, what):
-        """(output, weights) from what the function returned, or a failure saying what is wrong."""
-        from tfm_exercises.checks import WrongType, check, tensor
-        check(isinstance(out, tuple) and len(out) == 2, f"{what} should return a tuple (output, weights)", WrongType)
-        return tensor(out[0], "the output"), tensor(out[1], "the weights")
-
-    KEYS = ("the keys bug is still there: the keys are computed from y, the decoder's states, and the values from "
-            "memory. The scores are then T x T, decoder positions scored against each other, and the code only runs "
-            "when T == S. Keys and values both come from the encoder output (memory), so that each decoder "
-            "position scores every source token")
-    VALUES = "the values come from y now: keys and values both come from the encoder output (memory)"
 
     import torch
     import tfm
@@ -168,29 +126,6 @@ def test_source_padding(cross_attention):
 @case(points=2, hidden=True)
 def test_drawn_sizes(cross_attention):
     """sizes, T != S and the source padding drawn at grading time: equals tfm.MultiHeadAttention"""
-    def blocked_copy(mha):
-        """A copy of mha whose forward refuses to run: the answer must be built from its parts."""
-        import copy
-        message = ("fix the body of buggy_cross_attention: build the attention from mha.w_q, w_k, w_v and w_o (as it "
-                   "does) instead of calling mha(...)")
-        twin = copy.deepcopy(mha)
-        def refuse(*args, **kwargs):
-            raise RuntimeError(message)
-        twin.forward = refuse
-        twin._tfm_blocked = message  # the grader's copy of the module refuses too
-        return twin
-
-    def pair(out, what):
-        """(output, weights) from what the function returned, or a failure saying what is wrong."""
-        from tfm_exercises.checks import WrongType, check, tensor
-        check(isinstance(out, tuple) and len(out) == 2, f"{what} should return a tuple (output, weights)", WrongType)
-        return tensor(out[0], "the output"), tensor(out[1], "the weights")
-
-    KEYS = ("the keys bug is still there: the keys are computed from y, the decoder's states, and the values from "
-            "memory. The scores are then T x T, decoder positions scored against each other, and the code only runs "
-            "when T == S. Keys and values both come from the encoder output (memory), so that each decoder "
-            "position scores every source token")
-    VALUES = "the values come from y now: keys and values both come from the encoder output (memory)"
 
     import torch
     import tfm

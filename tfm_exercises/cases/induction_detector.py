@@ -3,25 +3,55 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def wrong_targets(tokens):
+    """The targets of the usual mistakes: the occurrence itself, and the first occurrence instead of the last."""
+    import torch
+    first, last, itself, from_first = {}, {}, [], []
+    for t, token in enumerate(tokens.tolist()):
+        itself.append(last.get(token, -1))
+        from_first.append(first[token] + 1 if token in first else -1)
+        first.setdefault(token, t)
+        last[token] = t
+    return [
+        ("off by one: your target is the earlier occurrence itself; an induction head attends to the position "
+         "right AFTER it (s + 1), the token that came next last time", torch.tensor(itself)),
+        ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
+         "(the largest s < t), as tfm.interpret's t - r + 1", torch.tensor(from_first)),
+    ]
+
+
+def wrong_scores(weights, tokens):
+    """What the usual mistakes give, each as (message, score of shape weights.shape[:-2])."""
+    import torch
+    ids = tokens.tolist()
+    T = len(ids)
+    rows, last, itself, first, every = [], [], [], [], []
+    for t in range(T):
+        earlier = [s for s in range(t) if ids[s] == ids[t]]
+        if earlier:
+            rows.append(t)
+            last.append(earlier[-1] + 1)
+            itself.append(earlier[-1])
+            first.append(earlier[0] + 1)
+            every.append([s + 1 for s in earlier])
+    rows_t = torch.tensor(rows)
+    pick = lambda cols: weights[..., rows_t, torch.tensor(cols)]            # (..., n)
+    all_occurrences = torch.stack([weights[..., t, cols].sum(-1) for t, cols in zip(rows, every)], -1)
+    return [
+        ("off by one: you measured the attention to the earlier occurrence itself; an induction head attends to "
+         "the position right AFTER it (s + 1)", pick(itself).mean(-1)),
+        ("the positions whose token never occurred before are in your mean (as 0): average only over the "
+         f"positions that have a target ({len(rows)} of {T} here)", pick(last).sum(-1) / T),
+        ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
+         "(the largest s < t), as tfm.interpret's t - r + 1", pick(first).mean(-1)),
+        ("you added the attention to the positions after every earlier occurrence; the target is only the one "
+         "after the most recent occurrence", all_occurrences.mean(-1)),
+    ]
+
+
 @case(points=2, hidden=False)
 def test_targets_of_a_repeat(induction_targets):
     """three repeats of 4 distinct tokens and 2 more: the targets are t - r + 1 (tfm.interpret's positions)"""
-    def wrong_targets(tokens):
-        """The targets of the usual mistakes: the occurrence itself, and the first occurrence instead of the last."""
-        import torch
-        first, last, itself, from_first = {}, {}, [], []
-        for t, token in enumerate(tokens.tolist()):
-            itself.append(last.get(token, -1))
-            from_first.append(first[token] + 1 if token in first else -1)
-            first.setdefault(token, t)
-            last[token] = t
-        return [
-            ("off by one: your target is the earlier occurrence itself; an induction head attends to the position "
-             "right AFTER it (s + 1), the token that came next last time", torch.tensor(itself)),
-            ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
-             "(the largest s < t), as tfm.interpret's t - r + 1", torch.tensor(from_first)),
-        ]
-
     import torch
     from tfm_exercises.checks import call, compare, tensor
     r, T = 4, 14
@@ -34,22 +64,6 @@ def test_targets_of_a_repeat(induction_targets):
 @case(points=1, hidden=True)
 def test_targets_of_random_tokens(induction_targets):
     """random tokens from a small vocabulary (irregular repeats): equals a brute-force search"""
-    def wrong_targets(tokens):
-        """The targets of the usual mistakes: the occurrence itself, and the first occurrence instead of the last."""
-        import torch
-        first, last, itself, from_first = {}, {}, [], []
-        for t, token in enumerate(tokens.tolist()):
-            itself.append(last.get(token, -1))
-            from_first.append(first[token] + 1 if token in first else -1)
-            first.setdefault(token, t)
-            last[token] = t
-        return [
-            ("off by one: your target is the earlier occurrence itself; an induction head attends to the position "
-             "right AFTER it (s + 1), the token that came next last time", torch.tensor(itself)),
-            ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
-             "(the largest s < t), as tfm.interpret's t - r + 1", torch.tensor(from_first)),
-        ]
-
     import torch
     from tfm_exercises.checks import call, compare, rng, tensor
     V = rng().randint(3, 5)
@@ -64,34 +78,6 @@ def test_targets_of_random_tokens(induction_targets):
 @case(points=2, hidden=False)
 def test_constructed_heads(induction_score):
     """a perfect induction head scores 1, a previous-token head and a first-token head 0 (as tfm.interpret)"""
-    def wrong_scores(weights, tokens):
-        """What the usual mistakes give, each as (message, score of shape weights.shape[:-2])."""
-        import torch
-        ids = tokens.tolist()
-        T = len(ids)
-        rows, last, itself, first, every = [], [], [], [], []
-        for t in range(T):
-            earlier = [s for s in range(t) if ids[s] == ids[t]]
-            if earlier:
-                rows.append(t)
-                last.append(earlier[-1] + 1)
-                itself.append(earlier[-1])
-                first.append(earlier[0] + 1)
-                every.append([s + 1 for s in earlier])
-        rows_t = torch.tensor(rows)
-        pick = lambda cols: weights[..., rows_t, torch.tensor(cols)]            # (..., n)
-        all_occurrences = torch.stack([weights[..., t, cols].sum(-1) for t, cols in zip(rows, every)], -1)
-        return [
-            ("off by one: you measured the attention to the earlier occurrence itself; an induction head attends to "
-             "the position right AFTER it (s + 1)", pick(itself).mean(-1)),
-            ("the positions whose token never occurred before are in your mean (as 0): average only over the "
-             f"positions that have a target ({len(rows)} of {T} here)", pick(last).sum(-1) / T),
-            ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
-             "(the largest s < t), as tfm.interpret's t - r + 1", pick(first).mean(-1)),
-            ("you added the attention to the positions after every earlier occurrence; the target is only the one "
-             "after the most recent occurrence", all_occurrences.mean(-1)),
-        ]
-
     import torch
     from tfm.interpret import induction_score as reference
     from tfm_exercises.checks import call, compare
@@ -114,34 +100,6 @@ def test_constructed_heads(induction_score):
 @case(points=1, hidden=False)
 def test_uniform_head(induction_score):
     """a head that spreads evenly over the causal past: the mean of 1 / (t + 1) over the positions with a target"""
-    def wrong_scores(weights, tokens):
-        """What the usual mistakes give, each as (message, score of shape weights.shape[:-2])."""
-        import torch
-        ids = tokens.tolist()
-        T = len(ids)
-        rows, last, itself, first, every = [], [], [], [], []
-        for t in range(T):
-            earlier = [s for s in range(t) if ids[s] == ids[t]]
-            if earlier:
-                rows.append(t)
-                last.append(earlier[-1] + 1)
-                itself.append(earlier[-1])
-                first.append(earlier[0] + 1)
-                every.append([s + 1 for s in earlier])
-        rows_t = torch.tensor(rows)
-        pick = lambda cols: weights[..., rows_t, torch.tensor(cols)]            # (..., n)
-        all_occurrences = torch.stack([weights[..., t, cols].sum(-1) for t, cols in zip(rows, every)], -1)
-        return [
-            ("off by one: you measured the attention to the earlier occurrence itself; an induction head attends to "
-             "the position right AFTER it (s + 1)", pick(itself).mean(-1)),
-            ("the positions whose token never occurred before are in your mean (as 0): average only over the "
-             f"positions that have a target ({len(rows)} of {T} here)", pick(last).sum(-1) / T),
-            ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
-             "(the largest s < t), as tfm.interpret's t - r + 1", pick(first).mean(-1)),
-            ("you added the attention to the positions after every earlier occurrence; the target is only the one "
-             "after the most recent occurrence", all_occurrences.mean(-1)),
-        ]
-
     import torch
     from tfm.interpret import induction_score as reference
     from tfm_exercises.checks import call, compare
@@ -157,34 +115,6 @@ def test_uniform_head(induction_score):
 @case(points=2, hidden=True)
 def test_random_heads_drawn_sizes(induction_score):
     """random causal heads, a period, a number of repeats and head layout drawn at grading time: equals tfm.interpret"""
-    def wrong_scores(weights, tokens):
-        """What the usual mistakes give, each as (message, score of shape weights.shape[:-2])."""
-        import torch
-        ids = tokens.tolist()
-        T = len(ids)
-        rows, last, itself, first, every = [], [], [], [], []
-        for t in range(T):
-            earlier = [s for s in range(t) if ids[s] == ids[t]]
-            if earlier:
-                rows.append(t)
-                last.append(earlier[-1] + 1)
-                itself.append(earlier[-1])
-                first.append(earlier[0] + 1)
-                every.append([s + 1 for s in earlier])
-        rows_t = torch.tensor(rows)
-        pick = lambda cols: weights[..., rows_t, torch.tensor(cols)]            # (..., n)
-        all_occurrences = torch.stack([weights[..., t, cols].sum(-1) for t, cols in zip(rows, every)], -1)
-        return [
-            ("off by one: you measured the attention to the earlier occurrence itself; an induction head attends to "
-             "the position right AFTER it (s + 1)", pick(itself).mean(-1)),
-            ("the positions whose token never occurred before are in your mean (as 0): average only over the "
-             f"positions that have a target ({len(rows)} of {T} here)", pick(last).sum(-1) / T),
-            ("you took the first occurrence of the token; the target follows its most recent earlier occurrence "
-             "(the largest s < t), as tfm.interpret's t - r + 1", pick(first).mean(-1)),
-            ("you added the attention to the positions after every earlier occurrence; the target is only the one "
-             "after the most recent occurrence", all_occurrences.mean(-1)),
-        ]
-
     import torch
     from tfm.interpret import induction_score as reference
     from tfm_exercises.checks import call, compare, rng

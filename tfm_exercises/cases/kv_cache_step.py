@@ -3,28 +3,57 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def unpack(result, what):
+    """(out, (k, v)) from the student's result, or a failure saying what is wrong with its form."""
+    from tfm_exercises.checks import WrongType, tensor, type_name
+    if result is None:
+        raise WrongType(f"{what} returned None: did you forget `return`? (the `...` placeholder returns None)")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise WrongType(f"{what} should return a tuple (out, (k, v)), got {type_name(result)}")
+    out, cache = result
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise WrongType(f"the cache that {what} returns should be a tuple (k, v), got {type_name(cache)}")
+    return tensor(out, "the output"), tensor(cache[0], "the cached keys"), tensor(cache[1], "the cached values")
+
+
+def no_shortcut(*args, **kwargs):
+    raise RuntimeError("build the step from attn.w_q, w_k, w_v, w_o instead of calling attn(...)")
+
+
+def step_mistakes(attn, x, start):
+    """The outputs for positions start .. T-1 that the usual mistakes give, (B, T - start, d_model) each."""
+    import math
+    import torch
+    q, k, v = (attn.split_heads(w(x)) for w in (attn.w_q, attn.w_k, attn.w_v))   # (B, H, T, d_head)
+    def run(scale, n_keys, project=True):
+        outs = []
+        for t in range(start, x.size(1)):
+            n = n_keys(t)
+            w = (q[:, :, t : t + 1] @ k[:, :, :n].transpose(-2, -1) / scale).softmax(-1)
+            o = attn.merge_heads(w @ v[:, :, :n])
+            outs.append(attn.w_o(o) if project else o)
+        return torch.cat(outs, dim=1)
+    d_head = attn.d_head
+    return [
+        ("the scores are not scaled: divide q k^T by sqrt(d_head), as every attention does",
+         lambda: run(1.0, lambda t: t + 1)),
+        ("the scores are divided by sqrt(d_model): each head's scores are divided by sqrt(d_head) = "
+         "sqrt(d_model / n_heads)", lambda: run(math.sqrt(attn.d_model), lambda t: t + 1)),
+        ("the new token attends only to the earlier tokens: append its key and value to the cache BEFORE "
+         "attending, so that it also sees itself", lambda: run(math.sqrt(d_head), lambda t: max(t, 1))),
+        ("the output projection W_O is missing: merge the heads, then apply attn.w_o",
+         lambda: run(math.sqrt(d_head), lambda t: t + 1, project=False)),
+    ]
+
+
 @case(points=1, hidden=False)
 def test_first_token(attend_with_cache):
     """the first token (cache None): attn(x, x, x) of one token, and a cache of one key and one value per head"""
-    def unpack(result, what):
-        """(out, (k, v)) from the student's result, or a failure saying what is wrong with its form."""
-        from tfm_exercises.checks import WrongType, tensor, type_name
-        if result is None:
-            raise WrongType(f"{what} returned None: did you forget `return`? (the `...` placeholder returns None)")
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise WrongType(f"{what} should return a tuple (out, (k, v)), got {type_name(result)}")
-        out, cache = result
-        if not (isinstance(cache, tuple) and len(cache) == 2):
-            raise WrongType(f"the cache that {what} returns should be a tuple (k, v), got {type_name(cache)}")
-        return tensor(out, "the output"), tensor(cache[0], "the cached keys"), tensor(cache[1], "the cached values")
-
     import torch
     import tfm
     from tfm_exercises.checks import WrongShape, call, check, compare
     attn = tfm.MultiHeadAttention(16, 4).eval()
     forward = attn.forward
-    def no_shortcut(*args, **kwargs):
-        raise RuntimeError("build the step from attn.w_q, w_k, w_v, w_o instead of calling attn(...)")
     attn.forward = no_shortcut
     attn._tfm_blocked = "build the step from attn.w_q, w_k, w_v, w_o instead of calling attn(...)"  # for the grader
     x = torch.randn(2, 1, 16)
@@ -44,18 +73,6 @@ def test_first_token(attend_with_cache):
 @case(points=2, hidden=False)
 def test_cache_holds_keys_and_values(attend_with_cache):
     """after 6 steps the cache holds every token's projected key and value, split into heads"""
-    def unpack(result, what):
-        """(out, (k, v)) from the student's result, or a failure saying what is wrong with its form."""
-        from tfm_exercises.checks import WrongType, tensor, type_name
-        if result is None:
-            raise WrongType(f"{what} returned None: did you forget `return`? (the `...` placeholder returns None)")
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise WrongType(f"{what} should return a tuple (out, (k, v)), got {type_name(result)}")
-        out, cache = result
-        if not (isinstance(cache, tuple) and len(cache) == 2):
-            raise WrongType(f"the cache that {what} returns should be a tuple (k, v), got {type_name(cache)}")
-        return tensor(out, "the output"), tensor(cache[0], "the cached keys"), tensor(cache[1], "the cached values")
-
     import torch
     import tfm
     from tfm_exercises.checks import call, compare
@@ -85,50 +102,11 @@ def test_cache_holds_keys_and_values(attend_with_cache):
 @case(points=2, hidden=False)
 def test_each_step_equals_full_attention(attend_with_cache):
     """7 tokens one at a time: each output equals that row of attn(x, x, x, is_causal=True)"""
-    def unpack(result, what):
-        """(out, (k, v)) from the student's result, or a failure saying what is wrong with its form."""
-        from tfm_exercises.checks import WrongType, tensor, type_name
-        if result is None:
-            raise WrongType(f"{what} returned None: did you forget `return`? (the `...` placeholder returns None)")
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise WrongType(f"{what} should return a tuple (out, (k, v)), got {type_name(result)}")
-        out, cache = result
-        if not (isinstance(cache, tuple) and len(cache) == 2):
-            raise WrongType(f"the cache that {what} returns should be a tuple (k, v), got {type_name(cache)}")
-        return tensor(out, "the output"), tensor(cache[0], "the cached keys"), tensor(cache[1], "the cached values")
-
-    def step_mistakes(attn, x, start):
-        """The outputs for positions start .. T-1 that the usual mistakes give, (B, T - start, d_model) each."""
-        import math
-        import torch
-        q, k, v = (attn.split_heads(w(x)) for w in (attn.w_q, attn.w_k, attn.w_v))   # (B, H, T, d_head)
-        def run(scale, n_keys, project=True):
-            outs = []
-            for t in range(start, x.size(1)):
-                n = n_keys(t)
-                w = (q[:, :, t : t + 1] @ k[:, :, :n].transpose(-2, -1) / scale).softmax(-1)
-                o = attn.merge_heads(w @ v[:, :, :n])
-                outs.append(attn.w_o(o) if project else o)
-            return torch.cat(outs, dim=1)
-        d_head = attn.d_head
-        return [
-            ("the scores are not scaled: divide q k^T by sqrt(d_head), as every attention does",
-             lambda: run(1.0, lambda t: t + 1)),
-            ("the scores are divided by sqrt(d_model): each head's scores are divided by sqrt(d_head) = "
-             "sqrt(d_model / n_heads)", lambda: run(math.sqrt(attn.d_model), lambda t: t + 1)),
-            ("the new token attends only to the earlier tokens: append its key and value to the cache BEFORE "
-             "attending, so that it also sees itself", lambda: run(math.sqrt(d_head), lambda t: max(t, 1))),
-            ("the output projection W_O is missing: merge the heads, then apply attn.w_o",
-             lambda: run(math.sqrt(d_head), lambda t: t + 1, project=False)),
-        ]
-
     import torch
     import tfm
     from tfm_exercises.checks import call, compare
     attn = tfm.MultiHeadAttention(16, 4).eval()
     forward = attn.forward
-    def no_shortcut(*args, **kwargs):
-        raise RuntimeError("build the step from attn.w_q, w_k, w_v, w_o instead of calling attn(...)")
     attn.forward = no_shortcut
     attn._tfm_blocked = "build the step from attn.w_q, w_k, w_v, w_o instead of calling attn(...)"  # for the grader
     x = torch.randn(2, 7, 16)
@@ -146,43 +124,6 @@ def test_each_step_equals_full_attention(attend_with_cache):
 @case(points=2, hidden=True)
 def test_continues_a_tfm_cache(attend_with_cache):
     """sizes drawn at grading time; continues a tfm KVCache filled from a prompt: outputs and cache equal tfm's"""
-    def unpack(result, what):
-        """(out, (k, v)) from the student's result, or a failure saying what is wrong with its form."""
-        from tfm_exercises.checks import WrongType, tensor, type_name
-        if result is None:
-            raise WrongType(f"{what} returned None: did you forget `return`? (the `...` placeholder returns None)")
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise WrongType(f"{what} should return a tuple (out, (k, v)), got {type_name(result)}")
-        out, cache = result
-        if not (isinstance(cache, tuple) and len(cache) == 2):
-            raise WrongType(f"the cache that {what} returns should be a tuple (k, v), got {type_name(cache)}")
-        return tensor(out, "the output"), tensor(cache[0], "the cached keys"), tensor(cache[1], "the cached values")
-
-    def step_mistakes(attn, x, start):
-        """The outputs for positions start .. T-1 that the usual mistakes give, (B, T - start, d_model) each."""
-        import math
-        import torch
-        q, k, v = (attn.split_heads(w(x)) for w in (attn.w_q, attn.w_k, attn.w_v))   # (B, H, T, d_head)
-        def run(scale, n_keys, project=True):
-            outs = []
-            for t in range(start, x.size(1)):
-                n = n_keys(t)
-                w = (q[:, :, t : t + 1] @ k[:, :, :n].transpose(-2, -1) / scale).softmax(-1)
-                o = attn.merge_heads(w @ v[:, :, :n])
-                outs.append(attn.w_o(o) if project else o)
-            return torch.cat(outs, dim=1)
-        d_head = attn.d_head
-        return [
-            ("the scores are not scaled: divide q k^T by sqrt(d_head), as every attention does",
-             lambda: run(1.0, lambda t: t + 1)),
-            ("the scores are divided by sqrt(d_model): each head's scores are divided by sqrt(d_head) = "
-             "sqrt(d_model / n_heads)", lambda: run(math.sqrt(attn.d_model), lambda t: t + 1)),
-            ("the new token attends only to the earlier tokens: append its key and value to the cache BEFORE "
-             "attending, so that it also sees itself", lambda: run(math.sqrt(d_head), lambda t: max(t, 1))),
-            ("the output projection W_O is missing: merge the heads, then apply attn.w_o",
-             lambda: run(math.sqrt(d_head), lambda t: t + 1, project=False)),
-        ]
-
     import torch
     import tfm
     from tfm.attention import KVCache

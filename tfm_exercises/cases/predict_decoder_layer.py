@@ -6,26 +6,9 @@ from tfm_exercises.runner import case
 @case(points=3, hidden=False)
 def test_decoder_layer_params(predictions):
     """the parameter count equals sum(p.numel() for p in layer.parameters())"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     layer = tfm.DecoderLayer(d_model=512, n_heads=8, d_ff=2048, dropout=0.0).eval()
     y, memory = torch.randn(2, 7, 512), torch.randn(2, 11, 512)
     with torch.no_grad():
@@ -59,26 +42,9 @@ def test_decoder_layer_params(predictions):
 @case(points=2, hidden=False)
 def test_cross_weights_shape(predictions):
     """the shape of the cross-attention weights equals the real one"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     layer = tfm.DecoderLayer(d_model=512, n_heads=8, d_ff=2048, dropout=0.0).eval()
     y, memory = torch.randn(2, 7, 512), torch.randn(2, 11, 512)
     with torch.no_grad():
@@ -103,26 +69,9 @@ def test_cross_weights_shape(predictions):
 @case(points=1, hidden=True)
 def test_output_shape(predictions):
     """the shape of the layer's output equals the real one"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     layer = tfm.DecoderLayer(d_model=512, n_heads=8, d_ff=2048, dropout=0.0).eval()
     y, memory = torch.randn(2, 7, 512), torch.randn(2, 11, 512)
     with torch.no_grad():
@@ -142,26 +91,9 @@ def test_output_shape(predictions):
 @case(points=2, hidden=True)
 def test_zero_self_weights(predictions):
     """the number of exact zeros in one head's causal self-attention weights equals the real one"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     layer = tfm.DecoderLayer(d_model=512, n_heads=8, d_ff=2048, dropout=0.0).eval()
     y, memory = torch.randn(2, 7, 512), torch.randn(2, 11, 512)
     with torch.no_grad():

@@ -3,54 +3,39 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def run_model(tie, shuffle=False):
+    """The exercise's model and batch, one backward pass: (model, logits, src, tgt). Weights from torch's
+    generator; with shuffle, the rows of the batch in an order drawn at grading time (the answers hold for any)."""
+    import torch
+    import torch.nn.functional as F
+    import tfm
+    from tfm_exercises.checks import rng
+    config = tfm.TransformerConfig(src_vocab_size=1000, tgt_vocab_size=1000, d_model=64, n_heads=4, d_ff=128,
+                                   n_encoder_layers=1, n_decoder_layers=1, dropout=0.0,
+                                   share_embeddings=True, tie_output=tie)
+    src = torch.tensor([[17, 42, 42, 8, 99],
+                        [8, 5, 17, 23, 61]])
+    tgt = torch.tensor([[1, 42, 7, 7, 300, 2],
+                        [1, 64, 8, 99, 5, 2]])
+    if shuffle:
+        order = [0, 1]
+        rng().shuffle(order)
+        src, tgt = src[order], tgt[order]
+    model = tfm.Transformer(config)
+    logits = model(src, tgt[:, :-1])
+    F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten()).backward()
+    return model, logits, src, tgt
+
+
+def rows_with_gradient(model):
+    """How many rows of the (shared) embedding matrix have a gradient that is not exactly zero."""
+    return int((model.src_embed.weight.grad != 0).any(dim=1).sum())
+
+
 @case(points=2, hidden=False)
 def test_rows_with_gradient_untied(predictions):
     """untied: the number of embedding rows with a non-zero gradient equals the real model's (autograd)"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
-    def run_model(tie, shuffle=False):
-        """The exercise's model and batch, one backward pass: (model, logits, src, tgt). Weights from torch's
-        generator; with shuffle, the rows of the batch in an order drawn at grading time (the answers hold for any)."""
-        import torch
-        import torch.nn.functional as F
-        import tfm
-        from tfm_exercises.checks import rng
-        config = tfm.TransformerConfig(src_vocab_size=1000, tgt_vocab_size=1000, d_model=64, n_heads=4, d_ff=128,
-                                       n_encoder_layers=1, n_decoder_layers=1, dropout=0.0,
-                                       share_embeddings=True, tie_output=tie)
-        src = torch.tensor([[17, 42, 42, 8, 99],
-                            [8, 5, 17, 23, 61]])
-        tgt = torch.tensor([[1, 42, 7, 7, 300, 2],
-                            [1, 64, 8, 99, 5, 2]])
-        if shuffle:
-            order = [0, 1]
-            rng().shuffle(order)
-            src, tgt = src[order], tgt[order]
-        model = tfm.Transformer(config)
-        logits = model(src, tgt[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten()).backward()
-        return model, logits, src, tgt
-
-    def rows_with_gradient(model):
-        """How many rows of the (shared) embedding matrix have a gradient that is not exactly zero."""
-        return int((model.src_embed.weight.grad != 0).any(dim=1).sum())
-
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     model, logits, src, tgt = run_model(tie=False)
     want = rows_with_gradient(model)
     got = prediction(call(predictions), "rows_with_gradient_untied", "int")
@@ -76,51 +61,7 @@ def test_rows_with_gradient_untied(predictions):
 @case(points=2, hidden=False)
 def test_rows_with_gradient_tied(predictions):
     """tied: the number of embedding rows with a non-zero gradient equals the real model's (autograd)"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
-    def run_model(tie, shuffle=False):
-        """The exercise's model and batch, one backward pass: (model, logits, src, tgt). Weights from torch's
-        generator; with shuffle, the rows of the batch in an order drawn at grading time (the answers hold for any)."""
-        import torch
-        import torch.nn.functional as F
-        import tfm
-        from tfm_exercises.checks import rng
-        config = tfm.TransformerConfig(src_vocab_size=1000, tgt_vocab_size=1000, d_model=64, n_heads=4, d_ff=128,
-                                       n_encoder_layers=1, n_decoder_layers=1, dropout=0.0,
-                                       share_embeddings=True, tie_output=tie)
-        src = torch.tensor([[17, 42, 42, 8, 99],
-                            [8, 5, 17, 23, 61]])
-        tgt = torch.tensor([[1, 42, 7, 7, 300, 2],
-                            [1, 64, 8, 99, 5, 2]])
-        if shuffle:
-            order = [0, 1]
-            rng().shuffle(order)
-            src, tgt = src[order], tgt[order]
-        model = tfm.Transformer(config)
-        logits = model(src, tgt[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten()).backward()
-        return model, logits, src, tgt
-
-    def rows_with_gradient(model):
-        """How many rows of the (shared) embedding matrix have a gradient that is not exactly zero."""
-        return int((model.src_embed.weight.grad != 0).any(dim=1).sum())
-
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     model, logits, src, tgt = run_model(tie=True)
     check(model.output.weight is model.src_embed.weight, "the tied model's output layer should be its embedding")
     want = rows_with_gradient(model)
@@ -144,51 +85,7 @@ def test_rows_with_gradient_tied(predictions):
 @case(points=2, hidden=True)
 def test_embedding_and_output_parameters(predictions):
     """the parameters of the embedding and the output layer, untied and tied, equal the real models'"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
-    def run_model(tie, shuffle=False):
-        """The exercise's model and batch, one backward pass: (model, logits, src, tgt). Weights from torch's
-        generator; with shuffle, the rows of the batch in an order drawn at grading time (the answers hold for any)."""
-        import torch
-        import torch.nn.functional as F
-        import tfm
-        from tfm_exercises.checks import rng
-        config = tfm.TransformerConfig(src_vocab_size=1000, tgt_vocab_size=1000, d_model=64, n_heads=4, d_ff=128,
-                                       n_encoder_layers=1, n_decoder_layers=1, dropout=0.0,
-                                       share_embeddings=True, tie_output=tie)
-        src = torch.tensor([[17, 42, 42, 8, 99],
-                            [8, 5, 17, 23, 61]])
-        tgt = torch.tensor([[1, 42, 7, 7, 300, 2],
-                            [1, 64, 8, 99, 5, 2]])
-        if shuffle:
-            order = [0, 1]
-            rng().shuffle(order)
-            src, tgt = src[order], tgt[order]
-        model = tfm.Transformer(config)
-        logits = model(src, tgt[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten()).backward()
-        return model, logits, src, tgt
-
-    def rows_with_gradient(model):
-        """How many rows of the (shared) embedding matrix have a gradient that is not exactly zero."""
-        return int((model.src_embed.weight.grad != 0).any(dim=1).sum())
-
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     answers = call(predictions)
     V, d = 1000, 64
     for tie, key in ((False, "params_untied"), (True, "params_tied")):
@@ -215,51 +112,7 @@ def test_embedding_and_output_parameters(predictions):
 @case(points=1, hidden=True)
 def test_logits_shape(predictions):
     """the shape of the logits equals the real one"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
-    def run_model(tie, shuffle=False):
-        """The exercise's model and batch, one backward pass: (model, logits, src, tgt). Weights from torch's
-        generator; with shuffle, the rows of the batch in an order drawn at grading time (the answers hold for any)."""
-        import torch
-        import torch.nn.functional as F
-        import tfm
-        from tfm_exercises.checks import rng
-        config = tfm.TransformerConfig(src_vocab_size=1000, tgt_vocab_size=1000, d_model=64, n_heads=4, d_ff=128,
-                                       n_encoder_layers=1, n_decoder_layers=1, dropout=0.0,
-                                       share_embeddings=True, tie_output=tie)
-        src = torch.tensor([[17, 42, 42, 8, 99],
-                            [8, 5, 17, 23, 61]])
-        tgt = torch.tensor([[1, 42, 7, 7, 300, 2],
-                            [1, 64, 8, 99, 5, 2]])
-        if shuffle:
-            order = [0, 1]
-            rng().shuffle(order)
-            src, tgt = src[order], tgt[order]
-        model = tfm.Transformer(config)
-        logits = model(src, tgt[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten()).backward()
-        return model, logits, src, tgt
-
-    def rows_with_gradient(model):
-        """How many rows of the (shared) embedding matrix have a gradient that is not exactly zero."""
-        return int((model.src_embed.weight.grad != 0).any(dim=1).sum())
-
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     model, logits, src, tgt = run_model(tie=True, shuffle=True)
     want = tuple(logits.shape)
     got = prediction(call(predictions), "logits_shape", "shape")

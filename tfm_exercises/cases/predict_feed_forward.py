@@ -6,27 +6,10 @@ from tfm_exercises.runner import case
 @case(points=2, hidden=False)
 def test_ffn_params(predictions):
     """the feed-forward block's parameter count equals sum(p.numel() for p in ffn.parameters())"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions(B, T) should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions(B, T) has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     ffn = tfm.PositionwiseFeedForward(512, 2048, dropout=0.0)
-    got = prediction(call(predictions, 3, 10), "ffn_params", "int")
+    got = prediction(call(predictions, 3, 10), "ffn_params", "int", asked="predictions(B, T)")
     want = sum(p.numel() for p in ffn.parameters())
     d, f = 512, 2048
     known = {
@@ -47,27 +30,10 @@ def test_ffn_params(predictions):
 @case(points=2, hidden=False)
 def test_encoder_layer_params(predictions):
     """the encoder layer's parameter count equals sum(p.numel() for p in layer.parameters())"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions(B, T) should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions(B, T) has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     layer = tfm.EncoderLayer(512, 8, 2048, dropout=0.0)
-    got = prediction(call(predictions, 3, 10), "encoder_layer_params", "int")
+    got = prediction(call(predictions, 3, 10), "encoder_layer_params", "int", asked="predictions(B, T)")
     want = sum(p.numel() for p in layer.parameters())
     ffn = sum(p.numel() for p in layer.ff.parameters())
     d, f = 512, 2048
@@ -97,33 +63,16 @@ def test_encoder_layer_params(predictions):
 @case(points=2, hidden=False)
 def test_flops(predictions):
     """B = 3, T = 10: the FLOPs equal what torch.utils.flop_counter.FlopCounterMode counts"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions(B, T) should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions(B, T) has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction
     B, T, d, f = 3, 10, 512, 2048
     ffn = tfm.PositionwiseFeedForward(d, f, dropout=0.0).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         ffn(torch.randn(B, T, d))
     want = counter.get_total_flops()
-    got = prediction(call(predictions, B, T), "flops", "int")
+    got = prediction(call(predictions, B, T), "flops", "int", asked="predictions(B, T)")
     n = B * T
     known = {
         want // 2: "half the count: either you counted a multiply-add as 1 operation (the counter counts 2: a "
@@ -148,34 +97,17 @@ def test_flops(predictions):
 @case(points=1, hidden=True)
 def test_flops_other_batch(predictions):
     """B and T drawn at grading time: the FLOPs equal FlopCounterMode's count (a formula in B and T)"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions(B, T) should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions(B, T) has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check, rng
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction, rng
     B, T, d, f = rng().randint(3, 6), rng().randint(11, 40), 512, 2048
     T = T + 1 if B * T == 3 * 10 * 2 else T                 # not twice the public test's batch (its count halved)
     ffn = tfm.PositionwiseFeedForward(d, f, dropout=0.0).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         ffn(torch.randn(B, T, d))
     want = counter.get_total_flops()
-    got = prediction(call(predictions, B, T), "flops", "int")
+    got = prediction(call(predictions, B, T), "flops", "int", asked="predictions(B, T)")
     if got != want and got == 4 * 3 * 10 * d * f:
         raise Mistake(f"you predicted {got:,} FLOPs for B = {B}, T = {T}: that is the count for B = 3, T = 10. "
                       "Write the FLOPs as a formula in B and T")
@@ -188,31 +120,14 @@ def test_flops_other_batch(predictions):
 @case(points=1, hidden=True)
 def test_output_shape(predictions):
     """B and T drawn at grading time: the output's shape equals the real one"""
-    def prediction(answers, key, kind):
-        """The student's answer `key`, as an int or a tuple of ints, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions(B, T) should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions(B, T) has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "shape" and type(value) in (tuple, list) and all(isinstance(x, int) for x in value):
-            return tuple(value)
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        want = "an int, e.g. 1_234_567" if kind == "int" else "a tuple of ints, e.g. (2, 3, 4)"
-        raise WrongType(f"{key!r} should be {want}, got {type_name(value)}: {value!r:.60}")
-
     import torch
     import tfm
-    from tfm_exercises.checks import Mistake, WrongValues, call, check, rng
+    from tfm_exercises.checks import Mistake, WrongValues, call, check, prediction, rng
     B, T = rng().randint(3, 6), rng().randint(11, 40)
     ffn = tfm.PositionwiseFeedForward(512, 2048, dropout=0.0).eval()
     with torch.no_grad():
         want = tuple(ffn(torch.randn(B, T, 512)).shape)
-    got = prediction(call(predictions, B, T), "output_shape", "shape")
+    got = prediction(call(predictions, B, T), "output_shape", "shape", asked="predictions(B, T)")
     known = {
         (B, T, 2048): "that is the hidden layer's shape: linear2 projects each token back to d_model = 512",
         (B * T, 512): "the block keeps the batch and sequence dimensions: nn.Linear works on the last one only",

@@ -3,38 +3,24 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def named(got, want, known, what):
+    """Fail with the mistake's name when got / want is a known ratio, else with the plain difference."""
+    from fractions import Fraction
+    from tfm_exercises.checks import Mistake, WrongValues, check
+    if got != want and got > 0 and Fraction(got, want) in known:
+        raise Mistake(f"you predicted {got:,} bytes, {what} is {want:,}: {known[Fraction(got, want)]}")
+    check(got == want, f"you predicted {got:,} bytes, {what} is {want:,} (ratio {got / want:.3g})", WrongValues)
+
+
 @case(points=2, hidden=False)
 def test_fp32_training_bytes(predictions):
     """equals the bytes of a real GPT's weights, gradients and AdamW state (m, v) after one float32 step"""
-    def prediction(answers, key):
-        """The student's answer `key` as an int, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        raise WrongType(f"{key!r} should be an int (a number of bytes, e.g. 16 * 1_000), got {type_name(value)}: "
-                        f"{value!r:.60}")
-
-    def named(got, want, known, what):
-        """Fail with the mistake's name when got / want is a known ratio, else with the plain difference."""
-        from fractions import Fraction
-        from tfm_exercises.checks import Mistake, WrongValues, check
-        if got != want and got > 0 and Fraction(got, want) in known:
-            raise Mistake(f"you predicted {got:,} bytes, {what} is {want:,}: {known[Fraction(got, want)]}")
-        check(got == want, f"you predicted {got:,} bytes, {what} is {want:,} (ratio {got / want:.3g})", WrongValues)
-
     from fractions import Fraction
     import torch
     import tfm
     from tfm.memory import training_state_bytes
     from tfm.train import lm_loss
-    from tfm_exercises.checks import call
+    from tfm_exercises.checks import call, prediction
     model = tfm.GPT(tfm.GPTConfig(vocab_size=1000, max_len=256, n_layers=4, d_model=256, n_heads=4))
     ids = torch.randint(1000, (2, 33))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -44,7 +30,7 @@ def test_fp32_training_bytes(predictions):
                for p in model.parameters())
     n = sum(p.numel() for p in model.parameters())
     assert want == training_state_bytes(n, "fp32")["total"]              # the measurement and tfm.memory agree
-    got = prediction(call(predictions), "fp32_training_bytes")
+    got = prediction(call(predictions), "fp32_training_bytes", want="an int (a number of bytes, e.g. 16 * 1_000)")
     named(got, want, {
         Fraction(1, 4): "only the weights: training also keeps a gradient per weight and AdamW's two moving "
                         "averages m and v, 4 bytes each in float32 (16 bytes per parameter)",
@@ -60,36 +46,13 @@ def test_fp32_training_bytes(predictions):
 @case(points=2, hidden=False)
 def test_mixed_training_bytes(predictions):
     """equals a real bf16 GPT's weights and gradients plus a float32 master copy and AdamW's state, after one step"""
-    def prediction(answers, key):
-        """The student's answer `key` as an int, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        raise WrongType(f"{key!r} should be an int (a number of bytes, e.g. 16 * 1_000), got {type_name(value)}: "
-                        f"{value!r:.60}")
-
-    def named(got, want, known, what):
-        """Fail with the mistake's name when got / want is a known ratio, else with the plain difference."""
-        from fractions import Fraction
-        from tfm_exercises.checks import Mistake, WrongValues, check
-        if got != want and got > 0 and Fraction(got, want) in known:
-            raise Mistake(f"you predicted {got:,} bytes, {what} is {want:,}: {known[Fraction(got, want)]}")
-        check(got == want, f"you predicted {got:,} bytes, {what} is {want:,} (ratio {got / want:.3g})", WrongValues)
-
     from fractions import Fraction
     import copy
     import torch
     import tfm
     from tfm.memory import training_state_bytes
     from tfm.train import lm_loss
-    from tfm_exercises.checks import call
+    from tfm_exercises.checks import call, prediction
     model = tfm.GPT(tfm.GPTConfig(vocab_size=1000, max_len=256, n_layers=4, d_model=256, n_heads=4))
     master = [p.detach().clone().requires_grad_() for p in model.parameters()]   # float32 copy the optimizer updates
     half = copy.deepcopy(model).to(torch.bfloat16)                                # runs forward and backward
@@ -104,7 +67,7 @@ def test_mixed_training_bytes(predictions):
                   for p in master))
     n = sum(p.numel() for p in model.parameters())
     assert want == training_state_bytes(n, "bf16 + fp32 master")["total"]
-    got = prediction(call(predictions), "mixed_training_bytes")
+    got = prediction(call(predictions), "mixed_training_bytes", want="an int (a number of bytes, e.g. 16 * 1_000)")
     named(got, want, {
         Fraction(1, 2): "mixed precision does not halve the training state: only the weights and gradients used in "
                         "the passes are bf16; the master copy and AdamW's m and v stay float32 (2 + 2 + 4 + 8 = 16 "
@@ -120,34 +83,11 @@ def test_mixed_training_bytes(predictions):
 @case(points=2, hidden=True)
 def test_kv_cache_bytes(predictions):
     """equals the bytes of the keys and values in a real GPT's KVCaches after 100 tokens (prompt length drawn)"""
-    def prediction(answers, key):
-        """The student's answer `key` as an int, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        raise WrongType(f"{key!r} should be an int (a number of bytes, e.g. 16 * 1_000), got {type_name(value)}: "
-                        f"{value!r:.60}")
-
-    def named(got, want, known, what):
-        """Fail with the mistake's name when got / want is a known ratio, else with the plain difference."""
-        from fractions import Fraction
-        from tfm_exercises.checks import Mistake, WrongValues, check
-        if got != want and got > 0 and Fraction(got, want) in known:
-            raise Mistake(f"you predicted {got:,} bytes, {what} is {want:,}: {known[Fraction(got, want)]}")
-        check(got == want, f"you predicted {got:,} bytes, {what} is {want:,} (ratio {got / want:.3g})", WrongValues)
-
     from fractions import Fraction
     import torch
     import tfm
     from tfm.memory import kv_cache_bytes
-    from tfm_exercises.checks import call, rng
+    from tfm_exercises.checks import call, prediction, rng
     model = tfm.GPT(tfm.GPTConfig(vocab_size=1000, max_len=256, n_layers=4, d_model=256, n_heads=4)).eval()
     ids = torch.randint(1000, (3, 100))
     prompt = rng().randint(1, 99)                                          # the split does not change the cache
@@ -158,7 +98,7 @@ def test_kv_cache_bytes(predictions):
             model(ids[:, t : t + 1], cache=cache)
     want = sum(layer.self_attn.k.nbytes + layer.self_attn.v.nbytes for layer in cache)
     assert want == kv_cache_bytes(4, 4, 64, torch.float32, tokens=100, batch=3)
-    got = prediction(call(predictions), "kv_cache_bytes")
+    got = prediction(call(predictions), "kv_cache_bytes", want="an int (a number of bytes, e.g. 16 * 1_000)")
     named(got, want, {
         Fraction(1, 2): "half the real size: each layer caches TWO vectors per token and head, a key and a value "
                         "(d_head float32 numbers each, 4 bytes apiece)",
@@ -173,38 +113,15 @@ def test_kv_cache_bytes(predictions):
 @case(points=2, hidden=True)
 def test_gqa_kv_cache_bytes(predictions):
     """equals tfm.memory.kv_cache_bytes and the bytes of real bf16 key/value tensors of one token, scaled up"""
-    def prediction(answers, key):
-        """The student's answer `key` as an int, or a failure saying what is wrong with it."""
-        from tfm_exercises.checks import NotDefined, WrongType, type_name
-        if not isinstance(answers, dict):
-            raise WrongType(f"predictions() should return a dict, got {type_name(answers)}")
-        if key not in answers:
-            raise NotDefined(f"predictions() has no entry {key!r}: keep the keys of the answer cell")
-        value = answers[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if value is Ellipsis or type_name(value) == "ellipsis":
-            raise NotDefined(f"{key!r} is not filled in yet: replace the ... with your prediction")
-        raise WrongType(f"{key!r} should be an int (a number of bytes, e.g. 16 * 1_000), got {type_name(value)}: "
-                        f"{value!r:.60}")
-
-    def named(got, want, known, what):
-        """Fail with the mistake's name when got / want is a known ratio, else with the plain difference."""
-        from fractions import Fraction
-        from tfm_exercises.checks import Mistake, WrongValues, check
-        if got != want and got > 0 and Fraction(got, want) in known:
-            raise Mistake(f"you predicted {got:,} bytes, {what} is {want:,}: {known[Fraction(got, want)]}")
-        check(got == want, f"you predicted {got:,} bytes, {what} is {want:,} (ratio {got / want:.3g})", WrongValues)
-
     from fractions import Fraction
     import torch
     from tfm.memory import kv_cache_bytes
-    from tfm_exercises.checks import call
+    from tfm_exercises.checks import call, prediction
     layers, kv_heads, d_head, tokens, batch = 32, 8, 128, 4096, 8
     k, v = torch.randn(2, 1, kv_heads, 1, d_head).to(torch.bfloat16).unbind(0)   # one token's (1, G, 1, d_head)
     want = kv_cache_bytes(layers, kv_heads, d_head, torch.bfloat16, tokens=tokens, batch=batch)
     assert want == (k.nbytes + v.nbytes) * layers * tokens * batch
-    got = prediction(call(predictions), "gqa_kv_cache_bytes")
+    got = prediction(call(predictions), "gqa_kv_cache_bytes", want="an int (a number of bytes, e.g. 16 * 1_000)")
     named(got, want, {
         Fraction(4): "you cached the 32 query heads: with grouped-query attention only the 8 key/value heads have "
                      "keys and values, each shared by 4 query heads",

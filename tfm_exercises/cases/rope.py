@@ -3,41 +3,42 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def rope_mistakes(x, base):
+    """What the usual wrong versions of RoPE give (x: (B, H, T, d_head), positions 0 .. T-1)."""
+    import torch
+    T, dh = x.shape[-2:]
+    half = dh // 2
+    def angles(pos, exponent):
+        theta = base ** (-exponent / dh)                                   # (dh // 2,)
+        a = pos.double()[:, None] * theta[None, :]
+        return a.cos().float(), a.sin().float()
+    even = torch.arange(0, dh, 2, dtype=torch.float64)
+    def pairs(cos, sin, sign=1.0):
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    def halves(cos, sin):
+        x1, x2 = x[..., :half], x[..., half:]
+        return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    pos = torch.arange(T)
+    cos, sin = angles(pos, even)
+    return [
+        ("you paired channel i with channel i + d_head/2 (the layout of Hugging Face's Llama): the task pairs "
+         "neighbours, (0, 1), (2, 3), ... (the paper's layout, and tfm's)", lambda: halves(cos, sin)),
+        ("the rotation turns the wrong way: rotating (x1, x2) by +angle gives (x1 cos - x2 sin, x1 sin + x2 cos)",
+         lambda: pairs(cos, sin, -1.0)),
+        ("the frequencies use base ** (-i / d_head) with i = 0, 1, 2, ...: the exponent is -2i / d_head, i.e. the "
+         "even channel index over d_head, so the last pair turns about base times slower than the first",
+         lambda: pairs(*angles(pos, torch.arange(half, dtype=torch.float64)))),
+        ("the positions start at 1: the first token is at position 0, which is not rotated at all",
+         lambda: pairs(*angles(pos + 1, even))),
+        ("the frequencies grow with the pair index (base ** (+2i / d_head)): the first pair must turn fastest "
+         "(theta_0 = 1 radian per position), the last ones slowest", lambda: pairs(*angles(pos, -even))),
+    ]
+
+
 @case(points=1, hidden=False)
 def test_shape_and_norms(rope):
     """same shape; position 0 unchanged; every vector keeps its norm (a rotation)"""
-    def rope_mistakes(x, base):
-        """What the usual wrong versions of RoPE give (x: (B, H, T, d_head), positions 0 .. T-1)."""
-        import torch
-        T, dh = x.shape[-2:]
-        half = dh // 2
-        def angles(pos, exponent):
-            theta = base ** (-exponent / dh)                                   # (dh // 2,)
-            a = pos.double()[:, None] * theta[None, :]
-            return a.cos().float(), a.sin().float()
-        even = torch.arange(0, dh, 2, dtype=torch.float64)
-        def pairs(cos, sin, sign=1.0):
-            x1, x2 = x[..., 0::2], x[..., 1::2]
-            return torch.stack((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1).flatten(-2)
-        def halves(cos, sin):
-            x1, x2 = x[..., :half], x[..., half:]
-            return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-        pos = torch.arange(T)
-        cos, sin = angles(pos, even)
-        return [
-            ("you paired channel i with channel i + d_head/2 (the layout of Hugging Face's Llama): the task pairs "
-             "neighbours, (0, 1), (2, 3), ... (the paper's layout, and tfm's)", lambda: halves(cos, sin)),
-            ("the rotation turns the wrong way: rotating (x1, x2) by +angle gives (x1 cos - x2 sin, x1 sin + x2 cos)",
-             lambda: pairs(cos, sin, -1.0)),
-            ("the frequencies use base ** (-i / d_head) with i = 0, 1, 2, ...: the exponent is -2i / d_head, i.e. the "
-             "even channel index over d_head, so the last pair turns about base times slower than the first",
-             lambda: pairs(*angles(pos, torch.arange(half, dtype=torch.float64)))),
-            ("the positions start at 1: the first token is at position 0, which is not rotated at all",
-             lambda: pairs(*angles(pos + 1, even))),
-            ("the frequencies grow with the pair index (base ** (+2i / d_head)): the first pair must turn fastest "
-             "(theta_0 = 1 radian per position), the last ones slowest", lambda: pairs(*angles(pos, -even))),
-        ]
-
     import torch
     from tfm_exercises.checks import Mistake, WrongShape, call, check, tensor
     x = torch.randn(2, 3, 6, 8)
@@ -53,38 +54,6 @@ def test_shape_and_norms(rope):
 @case(points=3, hidden=False)
 def test_values(rope):
     """equals tfm.rope.apply_rope (base 10000)"""
-    def rope_mistakes(x, base):
-        """What the usual wrong versions of RoPE give (x: (B, H, T, d_head), positions 0 .. T-1)."""
-        import torch
-        T, dh = x.shape[-2:]
-        half = dh // 2
-        def angles(pos, exponent):
-            theta = base ** (-exponent / dh)                                   # (dh // 2,)
-            a = pos.double()[:, None] * theta[None, :]
-            return a.cos().float(), a.sin().float()
-        even = torch.arange(0, dh, 2, dtype=torch.float64)
-        def pairs(cos, sin, sign=1.0):
-            x1, x2 = x[..., 0::2], x[..., 1::2]
-            return torch.stack((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1).flatten(-2)
-        def halves(cos, sin):
-            x1, x2 = x[..., :half], x[..., half:]
-            return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-        pos = torch.arange(T)
-        cos, sin = angles(pos, even)
-        return [
-            ("you paired channel i with channel i + d_head/2 (the layout of Hugging Face's Llama): the task pairs "
-             "neighbours, (0, 1), (2, 3), ... (the paper's layout, and tfm's)", lambda: halves(cos, sin)),
-            ("the rotation turns the wrong way: rotating (x1, x2) by +angle gives (x1 cos - x2 sin, x1 sin + x2 cos)",
-             lambda: pairs(cos, sin, -1.0)),
-            ("the frequencies use base ** (-i / d_head) with i = 0, 1, 2, ...: the exponent is -2i / d_head, i.e. the "
-             "even channel index over d_head, so the last pair turns about base times slower than the first",
-             lambda: pairs(*angles(pos, torch.arange(half, dtype=torch.float64)))),
-            ("the positions start at 1: the first token is at position 0, which is not rotated at all",
-             lambda: pairs(*angles(pos + 1, even))),
-            ("the frequencies grow with the pair index (base ** (+2i / d_head)): the first pair must turn fastest "
-             "(theta_0 = 1 radian per position), the last ones slowest", lambda: pairs(*angles(pos, -even))),
-        ]
-
     import torch
     from tfm.rope import apply_rope
     from tfm_exercises.checks import call, compare
@@ -95,38 +64,6 @@ def test_values(rope):
 @case(points=1, hidden=False)
 def test_scores_depend_on_distance_only(rope):
     """after your rotation, the score of query m and key n depends on m - n only (an independent check)"""
-    def rope_mistakes(x, base):
-        """What the usual wrong versions of RoPE give (x: (B, H, T, d_head), positions 0 .. T-1)."""
-        import torch
-        T, dh = x.shape[-2:]
-        half = dh // 2
-        def angles(pos, exponent):
-            theta = base ** (-exponent / dh)                                   # (dh // 2,)
-            a = pos.double()[:, None] * theta[None, :]
-            return a.cos().float(), a.sin().float()
-        even = torch.arange(0, dh, 2, dtype=torch.float64)
-        def pairs(cos, sin, sign=1.0):
-            x1, x2 = x[..., 0::2], x[..., 1::2]
-            return torch.stack((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1).flatten(-2)
-        def halves(cos, sin):
-            x1, x2 = x[..., :half], x[..., half:]
-            return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-        pos = torch.arange(T)
-        cos, sin = angles(pos, even)
-        return [
-            ("you paired channel i with channel i + d_head/2 (the layout of Hugging Face's Llama): the task pairs "
-             "neighbours, (0, 1), (2, 3), ... (the paper's layout, and tfm's)", lambda: halves(cos, sin)),
-            ("the rotation turns the wrong way: rotating (x1, x2) by +angle gives (x1 cos - x2 sin, x1 sin + x2 cos)",
-             lambda: pairs(cos, sin, -1.0)),
-            ("the frequencies use base ** (-i / d_head) with i = 0, 1, 2, ...: the exponent is -2i / d_head, i.e. the "
-             "even channel index over d_head, so the last pair turns about base times slower than the first",
-             lambda: pairs(*angles(pos, torch.arange(half, dtype=torch.float64)))),
-            ("the positions start at 1: the first token is at position 0, which is not rotated at all",
-             lambda: pairs(*angles(pos + 1, even))),
-            ("the frequencies grow with the pair index (base ** (+2i / d_head)): the first pair must turn fastest "
-             "(theta_0 = 1 radian per position), the last ones slowest", lambda: pairs(*angles(pos, -even))),
-        ]
-
     import torch
     from tfm_exercises.checks import Mistake, call, check, tensor
     q, k = torch.randn(2, 1, 1, 1, 8).unbind(0)
@@ -147,38 +84,6 @@ def test_scores_depend_on_distance_only(rope):
 @case(points=2, hidden=True)
 def test_drawn_sizes_and_base(rope):
     """sizes and a base drawn at grading time: equals tfm.rope.apply_rope"""
-    def rope_mistakes(x, base):
-        """What the usual wrong versions of RoPE give (x: (B, H, T, d_head), positions 0 .. T-1)."""
-        import torch
-        T, dh = x.shape[-2:]
-        half = dh // 2
-        def angles(pos, exponent):
-            theta = base ** (-exponent / dh)                                   # (dh // 2,)
-            a = pos.double()[:, None] * theta[None, :]
-            return a.cos().float(), a.sin().float()
-        even = torch.arange(0, dh, 2, dtype=torch.float64)
-        def pairs(cos, sin, sign=1.0):
-            x1, x2 = x[..., 0::2], x[..., 1::2]
-            return torch.stack((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1).flatten(-2)
-        def halves(cos, sin):
-            x1, x2 = x[..., :half], x[..., half:]
-            return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-        pos = torch.arange(T)
-        cos, sin = angles(pos, even)
-        return [
-            ("you paired channel i with channel i + d_head/2 (the layout of Hugging Face's Llama): the task pairs "
-             "neighbours, (0, 1), (2, 3), ... (the paper's layout, and tfm's)", lambda: halves(cos, sin)),
-            ("the rotation turns the wrong way: rotating (x1, x2) by +angle gives (x1 cos - x2 sin, x1 sin + x2 cos)",
-             lambda: pairs(cos, sin, -1.0)),
-            ("the frequencies use base ** (-i / d_head) with i = 0, 1, 2, ...: the exponent is -2i / d_head, i.e. the "
-             "even channel index over d_head, so the last pair turns about base times slower than the first",
-             lambda: pairs(*angles(pos, torch.arange(half, dtype=torch.float64)))),
-            ("the positions start at 1: the first token is at position 0, which is not rotated at all",
-             lambda: pairs(*angles(pos + 1, even))),
-            ("the frequencies grow with the pair index (base ** (+2i / d_head)): the first pair must turn fastest "
-             "(theta_0 = 1 radian per position), the last ones slowest", lambda: pairs(*angles(pos, -even))),
-        ]
-
     import torch
     from tfm.rope import apply_rope
     from tfm_exercises.checks import call, compare, rng

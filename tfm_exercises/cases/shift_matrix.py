@@ -3,41 +3,43 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
+    """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
+    import torch
+    n = d // 2
+    e = exponent * torch.arange(n, dtype=torch.float64) / d
+    omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
+    c, s = torch.cos(omega * k), torch.sin(omega * k)
+    if transposed:
+        s = -s
+    a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
+    m = torch.zeros(d, d, dtype=torch.float64)
+    m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
+    return m
+
+
+def shift_mistakes(k, d, apply):
+    """(message, what the mistake gives after `apply`) for each usual mistake."""
+    return [
+        ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
+         "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
+         "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
+         "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
+        ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
+         "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
+         lambda: apply(wrong_shift(k, d, half=True))),
+        ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
+         "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
+        ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
+         "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
+        ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
+         "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
+    ]
+
+
 @case(points=1, hidden=False)
 def test_shape_and_rotation(shift_matrix):
     """a (d_model, d_model) matrix that keeps lengths (M.T @ M = I), and M_0 = I"""
-    def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
-        """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
-        import torch
-        n = d // 2
-        e = exponent * torch.arange(n, dtype=torch.float64) / d
-        omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
-        c, s = torch.cos(omega * k), torch.sin(omega * k)
-        if transposed:
-            s = -s
-        a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
-        m = torch.zeros(d, d, dtype=torch.float64)
-        m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
-        return m
-
-    def shift_mistakes(k, d, apply):
-        """(message, what the mistake gives after `apply`) for each usual mistake."""
-        return [
-            ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
-             "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
-             "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
-             "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
-            ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
-             "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
-             lambda: apply(wrong_shift(k, d, half=True))),
-            ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
-             "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
-            ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
-             "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
-            ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
-             "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
-        ]
-
     import torch
     from tfm_exercises.checks import Mistake, WrongShape, call, check, tensor
     m = tensor(call(shift_matrix, 3, 16), "shift_matrix(3, 16)")
@@ -55,38 +57,6 @@ def test_shape_and_rotation(shift_matrix):
 @case(points=1, hidden=False)
 def test_fastest_pair(shift_matrix):
     """dimensions 0 and 1 (the pair with omega_0 = 1) move k positions forward, on their own"""
-    def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
-        """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
-        import torch
-        n = d // 2
-        e = exponent * torch.arange(n, dtype=torch.float64) / d
-        omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
-        c, s = torch.cos(omega * k), torch.sin(omega * k)
-        if transposed:
-            s = -s
-        a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
-        m = torch.zeros(d, d, dtype=torch.float64)
-        m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
-        return m
-
-    def shift_mistakes(k, d, apply):
-        """(message, what the mistake gives after `apply`) for each usual mistake."""
-        return [
-            ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
-             "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
-             "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
-             "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
-            ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
-             "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
-             lambda: apply(wrong_shift(k, d, half=True))),
-            ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
-             "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
-            ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
-             "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
-            ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
-             "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
-        ]
-
     import torch
     import tfm
     from tfm_exercises.checks import Mistake, WrongShape, call, check, compare, tensor
@@ -109,38 +79,6 @@ def test_fastest_pair(shift_matrix):
 @case(points=2, hidden=False)
 def test_moves_the_table_forward(shift_matrix):
     """PE[pos] @ M.T equals PE[pos + k] for every position of tfm.sinusoidal_encoding (several k)"""
-    def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
-        """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
-        import torch
-        n = d // 2
-        e = exponent * torch.arange(n, dtype=torch.float64) / d
-        omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
-        c, s = torch.cos(omega * k), torch.sin(omega * k)
-        if transposed:
-            s = -s
-        a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
-        m = torch.zeros(d, d, dtype=torch.float64)
-        m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
-        return m
-
-    def shift_mistakes(k, d, apply):
-        """(message, what the mistake gives after `apply`) for each usual mistake."""
-        return [
-            ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
-             "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
-             "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
-             "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
-            ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
-             "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
-             lambda: apply(wrong_shift(k, d, half=True))),
-            ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
-             "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
-            ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
-             "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
-            ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
-             "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
-        ]
-
     import tfm
     from tfm_exercises.checks import WrongShape, call, check, compare, tensor
     d = 16
@@ -157,38 +95,6 @@ def test_moves_the_table_forward(shift_matrix):
 @case(points=1, hidden=False)
 def test_shifts_add_up(shift_matrix):
     """a shift by 3 then by 7 is a shift by 10, and a shift by -k undoes one by k"""
-    def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
-        """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
-        import torch
-        n = d // 2
-        e = exponent * torch.arange(n, dtype=torch.float64) / d
-        omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
-        c, s = torch.cos(omega * k), torch.sin(omega * k)
-        if transposed:
-            s = -s
-        a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
-        m = torch.zeros(d, d, dtype=torch.float64)
-        m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
-        return m
-
-    def shift_mistakes(k, d, apply):
-        """(message, what the mistake gives after `apply`) for each usual mistake."""
-        return [
-            ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
-             "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
-             "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
-             "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
-            ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
-             "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
-             lambda: apply(wrong_shift(k, d, half=True))),
-            ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
-             "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
-            ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
-             "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
-            ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
-             "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
-        ]
-
     import torch
     from tfm_exercises.checks import Mistake, call, check, tensor
     d = 12
@@ -205,38 +111,6 @@ def test_shifts_add_up(shift_matrix):
 @case(points=2, hidden=True)
 def test_drawn_width_shift_and_positions(shift_matrix):
     """d_model, k (either sign) and positions drawn at grading time: PE[pos] @ M.T equals PE[pos + k]"""
-    def wrong_shift(k, d, transposed=False, exponent=2.0, grow=False, half=False, no_frequency=False):
-        """What the usual wrong versions of the shift matrix give (float64, (d, d))."""
-        import torch
-        n = d // 2
-        e = exponent * torch.arange(n, dtype=torch.float64) / d
-        omega = torch.ones(n, dtype=torch.float64) if no_frequency else 10000.0 ** (e if grow else -e)
-        c, s = torch.cos(omega * k), torch.sin(omega * k)
-        if transposed:
-            s = -s
-        a, b = (torch.arange(n), torch.arange(n) + n) if half else (torch.arange(0, d, 2), torch.arange(1, d, 2))
-        m = torch.zeros(d, d, dtype=torch.float64)
-        m[a, a], m[a, b], m[b, a], m[b, b] = c, s, -s, c
-        return m
-
-    def shift_mistakes(k, d, apply):
-        """(message, what the mistake gives after `apply`) for each usual mistake."""
-        return [
-            ("the rotation turns the wrong way: your matrix maps PE[pos] to PE[pos - k] (it is the transpose, the "
-             "shift by -k; or you took each pair as (cos, sin), but tfm's table has the sine first). With row vectors "
-             "PE[pos + k] = PE[pos] @ M.T, so row 2i of M says how the new sine is made: sin(a + b) = sin a cos b + "
-             "cos a sin b", lambda: apply(wrong_shift(k, d, transposed=True))),
-            ("you paired dimension i with dimension i + d_model/2 (sines in the first half, cosines in the second, a "
-             "layout some libraries use): tfm interleaves them, sine in dimension 2i and cosine in 2i + 1",
-             lambda: apply(wrong_shift(k, d, half=True))),
-            ("wrong frequency per pair: you used 10000^(-i/d_model) with the pair index i; tfm's table uses the even "
-             "dimension 2i, omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, exponent=1.0))),
-            ("wrong frequency per pair: yours grow with the pair index (10000^(+2i/d_model)); the first pair turns "
-             "fastest, omega_0 = 1, the last ones slowest", lambda: apply(wrong_shift(k, d, grow=True))),
-            ("every pair turns by the same angle k: a pair turns by the angle omega_i * k, each at its own frequency "
-             "omega_i = 1 / 10000^(2i/d_model)", lambda: apply(wrong_shift(k, d, no_frequency=True))),
-        ]
-
     import torch
     import tfm
     from tfm_exercises.checks import WrongShape, call, check, compare, rng, tensor

@@ -3,35 +3,36 @@ by `python -m tfm_exercises.assign`; edit the source, not this file."""
 from tfm_exercises.runner import case
 
 
+def loss_mistakes(logits, targets, pad_id):
+    """What the usual wrong losses compute, as (message, value) pairs."""
+    import torch
+    picked = lambda lp: torch.gather(lp, 2, targets[..., None])[..., 0]          # (B, T)
+    nll = -picked(logits.log_softmax(dim=2))                                        # (B, T)
+    real = (targets != pad_id).float()
+    return [
+        ("you averaged over every position, padding included: a position whose target is <pad> is no token "
+         "of any sentence, so it counts neither in the sum nor in the number you divide by (else the padding "
+         "a batch happens to need changes the loss)", nll.mean()),
+        ("you took the mean of each sentence's mean: then a token of a short sentence weighs more than one of "
+         "a long sentence. The loss averages over all real tokens of the batch at once: the sum of their "
+         "losses divided by how many there are", ((nll * real).sum(1) / real.sum(1)).mean()),
+        ("you left the padding out of the sum but counted it in the number you divide by: divide by the "
+         "number of real tokens, not by B * T", (nll * real).sum() / real.numel()),
+        ("you used the probability itself instead of its log: the cross-entropy is -log p(target); take "
+         "log_softmax (softmax and log in one numerically stable step)",
+         -(picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
+        ("you averaged the probabilities of the real tokens without the log: the cross-entropy is -log p(target), "
+         "from log_softmax", (picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
+        ("the minus sign is missing: the cross-entropy is -log p(target), a positive number",
+         -(nll * real).sum() / real.sum()),
+        ("the softmax ran over the positions (dim 1): each position's probabilities are over the vocabulary, "
+         "the last dimension", (-picked(logits.log_softmax(dim=1)) * real).sum() / real.sum()),
+    ]
+
+
 @case(points=1, hidden=False)
 def test_no_padding(token_loss):
     """a batch without padding: a 0-d tensor equal to F.cross_entropy (the log-softmax and the picking)"""
-    def loss_mistakes(logits, targets, pad_id):
-        """What the usual wrong losses compute, as (message, value) pairs."""
-        import torch
-        picked = lambda lp: torch.gather(lp, 2, targets[..., None])[..., 0]          # (B, T)
-        nll = -picked(logits.log_softmax(dim=2))                                        # (B, T)
-        real = (targets != pad_id).float()
-        return [
-            ("you averaged over every position, padding included: a position whose target is <pad> is no token "
-             "of any sentence, so it counts neither in the sum nor in the number you divide by (else the padding "
-             "a batch happens to need changes the loss)", nll.mean()),
-            ("you took the mean of each sentence's mean: then a token of a short sentence weighs more than one of "
-             "a long sentence. The loss averages over all real tokens of the batch at once: the sum of their "
-             "losses divided by how many there are", ((nll * real).sum(1) / real.sum(1)).mean()),
-            ("you left the padding out of the sum but counted it in the number you divide by: divide by the "
-             "number of real tokens, not by B * T", (nll * real).sum() / real.numel()),
-            ("you used the probability itself instead of its log: the cross-entropy is -log p(target); take "
-             "log_softmax (softmax and log in one numerically stable step)",
-             -(picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("you averaged the probabilities of the real tokens without the log: the cross-entropy is -log p(target), "
-             "from log_softmax", (picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("the minus sign is missing: the cross-entropy is -log p(target), a positive number",
-             -(nll * real).sum() / real.sum()),
-            ("the softmax ran over the positions (dim 1): each position's probabilities are over the vocabulary, "
-             "the last dimension", (-picked(logits.log_softmax(dim=1)) * real).sum() / real.sum()),
-        ]
-
     import torch
     import torch.nn.functional as F
     from tfm_exercises.checks import call, compare
@@ -49,32 +50,6 @@ def test_no_padding(token_loss):
 @case(points=2, hidden=False)
 def test_ignores_padding(token_loss):
     """a padded batch from collate_seq2seq: equals tfm.losses.seq2seq_loss (cross-entropy with ignore_index)"""
-    def loss_mistakes(logits, targets, pad_id):
-        """What the usual wrong losses compute, as (message, value) pairs."""
-        import torch
-        picked = lambda lp: torch.gather(lp, 2, targets[..., None])[..., 0]          # (B, T)
-        nll = -picked(logits.log_softmax(dim=2))                                        # (B, T)
-        real = (targets != pad_id).float()
-        return [
-            ("you averaged over every position, padding included: a position whose target is <pad> is no token "
-             "of any sentence, so it counts neither in the sum nor in the number you divide by (else the padding "
-             "a batch happens to need changes the loss)", nll.mean()),
-            ("you took the mean of each sentence's mean: then a token of a short sentence weighs more than one of "
-             "a long sentence. The loss averages over all real tokens of the batch at once: the sum of their "
-             "losses divided by how many there are", ((nll * real).sum(1) / real.sum(1)).mean()),
-            ("you left the padding out of the sum but counted it in the number you divide by: divide by the "
-             "number of real tokens, not by B * T", (nll * real).sum() / real.numel()),
-            ("you used the probability itself instead of its log: the cross-entropy is -log p(target); take "
-             "log_softmax (softmax and log in one numerically stable step)",
-             -(picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("you averaged the probabilities of the real tokens without the log: the cross-entropy is -log p(target), "
-             "from log_softmax", (picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("the minus sign is missing: the cross-entropy is -log p(target), a positive number",
-             -(nll * real).sum() / real.sum()),
-            ("the softmax ran over the positions (dim 1): each position's probabilities are over the vocabulary, "
-             "the last dimension", (-picked(logits.log_softmax(dim=1)) * real).sum() / real.sum()),
-        ]
-
     import torch
     from tfm.data import collate_seq2seq
     from tfm.losses import seq2seq_loss
@@ -108,32 +83,6 @@ def test_padding_logits_do_not_matter(token_loss):
 @case(points=1, hidden=False)
 def test_gradient(token_loss):
     """the loss is connected to the logits: its gradient equals F.cross_entropy's (every real token 1/N, padding 0)"""
-    def loss_mistakes(logits, targets, pad_id):
-        """What the usual wrong losses compute, as (message, value) pairs."""
-        import torch
-        picked = lambda lp: torch.gather(lp, 2, targets[..., None])[..., 0]          # (B, T)
-        nll = -picked(logits.log_softmax(dim=2))                                        # (B, T)
-        real = (targets != pad_id).float()
-        return [
-            ("you averaged over every position, padding included: a position whose target is <pad> is no token "
-             "of any sentence, so it counts neither in the sum nor in the number you divide by (else the padding "
-             "a batch happens to need changes the loss)", nll.mean()),
-            ("you took the mean of each sentence's mean: then a token of a short sentence weighs more than one of "
-             "a long sentence. The loss averages over all real tokens of the batch at once: the sum of their "
-             "losses divided by how many there are", ((nll * real).sum(1) / real.sum(1)).mean()),
-            ("you left the padding out of the sum but counted it in the number you divide by: divide by the "
-             "number of real tokens, not by B * T", (nll * real).sum() / real.numel()),
-            ("you used the probability itself instead of its log: the cross-entropy is -log p(target); take "
-             "log_softmax (softmax and log in one numerically stable step)",
-             -(picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("you averaged the probabilities of the real tokens without the log: the cross-entropy is -log p(target), "
-             "from log_softmax", (picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("the minus sign is missing: the cross-entropy is -log p(target), a positive number",
-             -(nll * real).sum() / real.sum()),
-            ("the softmax ran over the positions (dim 1): each position's probabilities are over the vocabulary, "
-             "the last dimension", (-picked(logits.log_softmax(dim=1)) * real).sum() / real.sum()),
-        ]
-
     import torch
     import torch.nn.functional as F
     from tfm_exercises.checks import WrongValues, check, compare, gradient
@@ -156,32 +105,6 @@ def test_gradient(token_loss):
 @case(points=2, hidden=True)
 def test_drawn_batch(token_loss):
     """two batches whose sizes, lengths, values and padding id are drawn at grading time: equal F.cross_entropy(ignore_index=pad_id)"""
-    def loss_mistakes(logits, targets, pad_id):
-        """What the usual wrong losses compute, as (message, value) pairs."""
-        import torch
-        picked = lambda lp: torch.gather(lp, 2, targets[..., None])[..., 0]          # (B, T)
-        nll = -picked(logits.log_softmax(dim=2))                                        # (B, T)
-        real = (targets != pad_id).float()
-        return [
-            ("you averaged over every position, padding included: a position whose target is <pad> is no token "
-             "of any sentence, so it counts neither in the sum nor in the number you divide by (else the padding "
-             "a batch happens to need changes the loss)", nll.mean()),
-            ("you took the mean of each sentence's mean: then a token of a short sentence weighs more than one of "
-             "a long sentence. The loss averages over all real tokens of the batch at once: the sum of their "
-             "losses divided by how many there are", ((nll * real).sum(1) / real.sum(1)).mean()),
-            ("you left the padding out of the sum but counted it in the number you divide by: divide by the "
-             "number of real tokens, not by B * T", (nll * real).sum() / real.numel()),
-            ("you used the probability itself instead of its log: the cross-entropy is -log p(target); take "
-             "log_softmax (softmax and log in one numerically stable step)",
-             -(picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("you averaged the probabilities of the real tokens without the log: the cross-entropy is -log p(target), "
-             "from log_softmax", (picked(logits.softmax(dim=2)) * real).sum() / real.sum()),
-            ("the minus sign is missing: the cross-entropy is -log p(target), a positive number",
-             -(nll * real).sum() / real.sum()),
-            ("the softmax ran over the positions (dim 1): each position's probabilities are over the vocabulary, "
-             "the last dimension", (-picked(logits.log_softmax(dim=1)) * real).sum() / real.sum()),
-        ]
-
     import torch
     import torch.nn.functional as F
     from tfm_exercises.checks import call, compare, rng
